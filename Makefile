@@ -1,0 +1,44 @@
+# Everything runs from the project venv; `make setup` builds it (idempotent).
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint format train bench-accuracy bench-speed
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.setup-stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.setup-stamp ## create .venv and install the project with all extras
+
+run: setup ## serve the built-in model on http://$(HOST):$(PORT) (HOST, PORT override)
+	NER_HOST=$(HOST) NER_PORT=$(PORT) $(PY) -m ner_inference.server
+
+lint: setup ## ruff and mypy (strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## lint, then the whole test suite (real servers on loopback)
+	$(VENV)/bin/pytest
+
+train: setup ## train the built-in model on MSRA (resumes from runs/builtin/last.pt)
+	$(PY) -m ner_inference.builtin.train --run-dir runs/builtin
+
+bench-accuracy: setup ## F1 of the shipped weights on MSRA test -> bench/results/accuracy.json
+	$(PY) bench/accuracy.py
+
+bench-speed: setup ## model sentences/s at batch 1 and 32, load time -> bench/results/model_speed.json
+	$(PY) bench/model_speed.py

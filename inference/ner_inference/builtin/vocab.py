@@ -1,0 +1,62 @@
+"""Character and bigram vocabularies, and the 1:1 character normalisation they share.
+
+Normalisation maps each character to exactly one key, so encoded positions are
+positions in the original text and offsets never drift.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+PAD, UNK = "<pad>", "<unk>"
+BOUNDARY = "<s>"
+
+
+def normalize_char(ch: str) -> str:
+    """Fold full-width forms, case and digits; whitespace and controls become one key."""
+    if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf"):
+        return " "
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) != 1:
+        folded = ch
+    if folded.isdigit():
+        return "0"
+    return folded.lower()
+
+
+class Vocab:
+    """Index of strings with ``<pad>`` = 0 and ``<unk>`` = 1."""
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self.items: list[str] = [PAD, UNK, *[s for s in items if s not in (PAD, UNK)]]
+        self.index: dict[str, int] = {s: i for i, s in enumerate(self.items)}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def get(self, key: str) -> int:
+        return self.index.get(key, 1)
+
+    @classmethod
+    def build(cls, counts: Counter[str], min_count: int) -> Vocab:
+        kept = [s for s, c in counts.most_common() if c >= min_count]
+        return cls(kept)
+
+
+def bigrams(chars: Sequence[str]) -> list[str]:
+    """The ``n + 1`` bigrams of ``n`` characters with boundaries: position ``i`` has
+    the left bigram ``[i]`` and the right bigram ``[i + 1]``."""
+    padded = [BOUNDARY, *chars, BOUNDARY]
+    return [a + b for a, b in zip(padded, padded[1:])]
+
+
+def count_units(sentences: Iterable[str]) -> tuple[Counter[str], Counter[str]]:
+    chars: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for sentence in sentences:
+        norm = [normalize_char(c) for c in sentence]
+        chars.update(norm)
+        pairs.update(bigrams(norm))
+    return chars, pairs

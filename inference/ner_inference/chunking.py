@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ner_inference.entities import Entity
+from ner_inference.entities import Entity, trimmed
 
 # Closing punctuation after which a new sentence (or clause) starts.
 SENTENCE_ENDS = frozenset("。！？!?；;\n\r…")
@@ -47,7 +47,10 @@ def predict_windowed(
     max_len: int,
     predict_windows: Callable[[list[str]], list[list[Entity]]],
 ) -> list[list[Entity]]:
-    """Run ``predict_windows`` on every window of every text in one call; merge per text."""
+    """Run ``predict_windows`` on every window of every text in one call; merge per text.
+
+    Every backend's entities pass through here, so edge noise is trimmed once for all.
+    """
     pieces: list[str] = []
     owners: list[tuple[int, int]] = []  # (text index, window start)
     for index, text in enumerate(texts):
@@ -58,5 +61,8 @@ def predict_windowed(
     if not pieces:
         return results
     for (index, offset), found in zip(owners, predict_windows(pieces), strict=True):
-        results[index].extend(e.shifted(offset) for e in found)
+        for entity in found:
+            kept = trimmed(entity)
+            if kept is not None:
+                results[index].append(kept.shifted(offset))
     return results

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ner_inference.entities import ENTITY_TYPES, Entity
+from ner_inference.entities import ENTITY_TYPES, Entity, EntityType
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _score(tp: int, n_pred: int, n_gold: int) -> Score:
 
 def evaluate(
     gold: Iterable[list[Entity]], predicted: Iterable[list[Entity]]
-) -> tuple[Score, dict[str, Score]]:
+) -> tuple[Score, dict[EntityType, Score]]:
     """``(micro, per_type)`` over aligned sentences."""
     tp: Counter[str] = Counter()
     n_pred: Counter[str] = Counter()

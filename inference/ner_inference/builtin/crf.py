@@ -20,6 +20,10 @@ def _mask(flags: list[bool]) -> Tensor:
 
 
 class CRF(nn.Module):
+    transition_mask: Tensor
+    start_mask: Tensor
+    end_mask: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         n = len(TAGS)
@@ -28,7 +32,9 @@ class CRF(nn.Module):
         self.end = nn.Parameter(torch.zeros(n))
         pairs = [allowed_transition(a, b) for a in TAGS for b in TAGS]
         self.register_buffer("transition_mask", _mask(pairs).view(n, n), persistent=False)
-        self.register_buffer("start_mask", _mask([allowed_start(t) for t in TAGS]), persistent=False)
+        self.register_buffer(
+            "start_mask", _mask([allowed_start(t) for t in TAGS]), persistent=False
+        )
         self.register_buffer("end_mask", _mask([allowed_end(t) for t in TAGS]), persistent=False)
 
     def _scores(self) -> tuple[Tensor, Tensor, Tensor]:
@@ -75,7 +81,11 @@ class CRF(nn.Module):
         paths = np.empty((n_batch, n_steps), dtype=np.int64)
         paths[:, -1] = last
         rows = np.arange(n_batch)
-        back = torch.stack(history).numpy() if history else np.empty((0, n_batch, n_tags), dtype=np.int64)
+        back = (
+            torch.stack(history).numpy()
+            if history
+            else np.empty((0, n_batch, n_tags), dtype=np.int64)
+        )
         for t in range(n_steps - 1, 0, -1):
             paths[:, t - 1] = back[t - 1][rows, paths[:, t]]
         lengths = mask.sum(1).tolist()

@@ -35,10 +35,12 @@ class Lexicon:
     def __init__(self, words: dict[str, tuple[int, float]]) -> None:
         self.words = words
         self.max_len = min(MAX_WORD_LEN, max((len(w) for w in words), default=1))
+        # Proper prefixes of longer words: a scan stops as soon as it leaves them.
+        self.prefixes = {w[:k] for w in words for k in range(1, len(w))}
 
     @classmethod
     def from_jieba(cls) -> Lexicon:
-        import jieba  # noqa: PLC0415 - only the dictionary file is needed
+        import jieba
 
         path = Path(jieba.__file__).parent / "dict.txt"
         return cls.from_lines(path.read_text(encoding="utf-8").splitlines())
@@ -68,22 +70,23 @@ class Lexicon:
         # A flat Python list: element-wise numpy writes would dominate the run time.
         out = [0.0] * (n * row)
         lowered = text.lower()
-        words = self.words
+        words, prefixes = self.words, self.prefixes
         for i in range(n):
             for length in range(1, min(self.max_len, n - i) + 1):
-                hit = words.get(lowered[i : i + length])
-                if hit is None:
-                    continue
-                group, weight = hit
-                if length == 1:
-                    cells = [i * row + 3 * width + group]
-                else:
-                    end = i + length - 1
-                    cells = [i * row + group, end * row + 2 * width + group]
-                    cells.extend(j * row + width + group for j in range(i + 1, end))
-                for cell in cells:
-                    if out[cell] < weight:
-                        out[cell] = weight
+                piece = lowered[i : i + length]
+                hit = words.get(piece)
+                if hit is not None:
+                    group, weight = hit
+                    if length == 1:
+                        cells = [i * row + 3 * width + group]
+                    else:
+                        end = i + length - 1
+                        cells = [i * row + group, end * row + 2 * width + group]
+                        cells.extend(j * row + width + group for j in range(i + 1, end))
+                    for cell in cells:
+                        out[cell] = max(out[cell], weight)
+                if piece not in prefixes:
+                    break
         return np.asarray(out, dtype=np.float32).reshape(n, row)
 
 

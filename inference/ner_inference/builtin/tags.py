@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ner_inference.entities import ENTITY_TYPES, Entity, EntityType
 
-TAGS: tuple[str, ...] = ("O",) + tuple(f"{p}-{t}" for t in ENTITY_TYPES for p in "BMES")
+TAGS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in "BMES"))
 TAG_INDEX: dict[str, int] = {tag: i for i, tag in enumerate(TAGS)}
 
 

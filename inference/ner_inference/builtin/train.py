@@ -11,10 +11,9 @@ import argparse
 import json
 import random
 import time
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -33,14 +32,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--run-dir", type=Path, default=Path("runs/builtin"))
     ap.add_argument("--export", type=Path, default=DEFAULT_WEIGHTS, help="shipped weights file")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--patience", type=int, default=6, help="epochs without dev gain before stopping")
+    ap.add_argument(
+        "--patience", type=int, default=6, help="epochs without dev gain before stopping"
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--lr-decay", type=float, default=0.93, help="per-epoch multiplier")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--dev-fraction", type=float, default=0.05)
     ap.add_argument("--bigram-min-count", type=int, default=2)
-    ap.add_argument("--max-sentences", type=int, default=0, help="train on the first N (smoke tests)")
+    ap.add_argument(
+        "--max-sentences", type=int, default=0, help="train on the first N (smoke tests)"
+    )
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -75,120 +78,147 @@ def dev_f1(model: BuiltinModel, dev: list[msra.Sentence]) -> float:
     return micro.f1
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+@dataclass
+class Progress:
+    """What a resumed run needs besides the weights and optimiser."""
 
+    best: float = -1.0
+    next_epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def epochs_without_gain(self) -> int:
+        best, since = -1.0, 0
+        for h in self.history:
+            best, since = (h["dev_f1"], 0) if h["dev_f1"] > best else (best, since + 1)
+        return since
+
+
+@dataclass
+class Data:
+    encoder: Encoder
+    train: list[Encoded]
+    tags: list[torch.Tensor]
+    dev: list[msra.Sentence]
+
+
+def prepare(args: argparse.Namespace) -> Data:
     sentences = msra.read("train")
     if args.max_sentences:
         sentences = sentences[: args.max_sentences]
     train, dev = split_dev(sentences, args.dev_fraction, args.seed)
     char_counts, bigram_counts = count_units(text for text, _ in train)
-    chars = Vocab.build(char_counts, 1)
-    bigram_vocab = Vocab.build(bigram_counts, args.bigram_min_count)
-    encoder = Encoder(chars, bigram_vocab, jieba_lexicon())
-    print(f"train {len(train)}  dev {len(dev)}  chars {len(chars)}  bigrams {len(bigram_vocab)}")
+    encoder = Encoder(
+        Vocab.build(char_counts, 1),
+        Vocab.build(bigram_counts, args.bigram_min_count),
+        jieba_lexicon(),
+    )
+    print(
+        f"train {len(train)}  dev {len(dev)}  chars {len(encoder.chars)}"
+        f"  bigrams {len(encoder.bigrams)}"
+    )
+    return Data(
+        encoder=encoder,
+        train=[encoder.encode(text) for text, _ in train],
+        tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
+        dev=dev,
+    )
 
-    started = time.perf_counter()
-    encoded: list[Encoded] = [encoder.encode(text) for text, _ in train]
-    gold_tags = [torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train]
-    print(f"encoded in {time.perf_counter() - started:.1f}s")
 
-    tagger = Tagger(NetworkConfig(len(chars), len(bigram_vocab), hidden=args.hidden))
+def train_epoch(
+    tagger: Tagger,
+    optimizer: torch.optim.Optimizer,
+    data: Data,
+    plan: list[list[int]],
+    bar: tqdm,
+) -> float:
+    """One pass over ``plan``; the mean loss."""
+    tagger.train()
+    total = 0.0
+    for step, rows in enumerate(bar, 1):
+        batch = collate([data.train[i] for i in rows])
+        tags = torch.zeros(batch.chars.shape, dtype=torch.int64)
+        for r, i in enumerate(rows):
+            tags[r, : len(data.tags[i])] = data.tags[i]
+        loss = tagger.loss(batch, tags)
+        optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(tagger.parameters(), 5.0)
+        optimizer.step()
+        total += loss.item()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{total / step:.3f}")
+    return total / len(plan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    data = prepare(args)
+    encoder = data.encoder
+    tagger = Tagger(NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden))
     optimizer = torch.optim.Adam(tagger.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
-    history: list[dict[str, float]] = []
-    best, first_epoch = -1.0, 0
-
-    args.run_dir.mkdir(parents=True, exist_ok=True)
-    last = args.run_dir / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+    checkpoint = args.run_dir / "last.pt"
+    progress = Progress()
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         tagger.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        best, first_epoch, history = state["best"], state["epoch"] + 1, state["history"]
+        progress = Progress(state["best"], state["epoch"] + 1, state["history"])
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-        print(f"resumed after epoch {state['epoch'] + 1}, best dev F1 {best:.2f}")
+        print(f"resumed after epoch {progress.next_epoch}, best dev F1 {progress.best:.2f}")
 
-    since_best = sum(1 for _ in _tail_without_gain(history))
-    lengths = [len(e.chars) for e in encoded]
-    for epoch in range(first_epoch, args.epochs):
-        if since_best >= args.patience:
-            print(f"no dev gain for {since_best} epochs: stopping")
+    lengths = [len(e.chars) for e in data.train]
+    for epoch in range(progress.next_epoch, args.epochs):
+        if progress.epochs_without_gain() >= args.patience:
+            print(f"no dev gain for {args.patience} epochs: stopping")
             break
-        tagger.train()
-        epoch_started = time.perf_counter()
+        started = time.perf_counter()
         plan = batches(lengths, args.batch_size, rng)
-        total = 0.0
         bar = tqdm(plan, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.quiet, ncols=100)
-        for step, rows in enumerate(bar, 1):
-            batch = collate([encoded[i] for i in rows])
-            tags = torch.zeros(batch.chars.shape, dtype=torch.int64)
-            for r, i in enumerate(rows):
-                tags[r, : len(gold_tags[i])] = gold_tags[i]
-            loss = tagger.loss(batch, tags)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tagger.parameters(), 5.0)
-            optimizer.step()
-            total += loss.item()
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{total / step:.3f}")
+        loss = train_epoch(tagger, optimizer, data, plan, bar)
         schedule.step()
-
-        model = BuiltinModel(tagger, encoder, version=f"msra-e{epoch + 1}")
-        f1 = dev_f1(model, dev)
-        tagger.train()
-        seconds = time.perf_counter() - epoch_started
-        history.append({"epoch": epoch + 1, "loss": total / len(plan), "dev_f1": f1, "seconds": seconds})
-        improved = f1 > best
+        version = f"msra-e{epoch + 1}"
+        f1 = dev_f1(BuiltinModel(tagger, encoder, version), data.dev)
+        seconds = time.perf_counter() - started
+        progress.history.append(
+            {"epoch": epoch + 1, "loss": loss, "dev_f1": f1, "seconds": seconds}
+        )
+        improved = f1 > progress.best
         if improved:
-            best = f1
+            progress.best = f1
             meta = {
-                "version": f"msra-e{epoch + 1}",
+                "version": version,
                 "dev_f1": round(f1, 2),
-                "epoch": epoch + 1,
                 "seed": args.seed,
                 "args": {k: str(v) for k, v in vars(args).items()},
-                "history": history,
+                "history": progress.history,
             }
-            save(args.export, tagger, chars, bigram_vocab, meta)
-        since_best = 0 if improved else since_best + 1
+            save(args.export, tagger, encoder.chars, encoder.bigrams, meta)
         print(
-            f"epoch {epoch + 1}: loss {total / len(plan):.4f}  dev F1 {f1:.2f}"
-            f"  best {best:.2f}{'  (exported)' if improved else ''}  {seconds:.0f}s",
+            f"epoch {epoch + 1}: loss {loss:.4f}  dev F1 {f1:.2f}  best {progress.best:.2f}"
+            f"{'  (exported)' if improved else ''}  {seconds:.0f}s",
             flush=True,
         )
-        torch.save(
-            {
-                "model": tagger.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "epoch": epoch,
-                "best": best,
-                "history": history,
-                "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state(),
-            },
-            last.with_suffix(".tmp"),
-        )
-        last.with_suffix(".tmp").replace(last)
-        (args.run_dir / "history.json").write_text(json.dumps(history, indent=1))
-    print(f"best dev F1 {best:.2f}; weights in {args.export}")
-
-
-def _tail_without_gain(history: list[dict[str, float]]) -> list[dict[str, float]]:
-    best, tail = -1.0, []
-    for h in history:
-        if h["dev_f1"] > best:
-            best, tail = h["dev_f1"], []
-        else:
-            tail.append(h)
-    return tail
+        args.run_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": tagger.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "epoch": epoch,
+            "best": progress.best,
+            "history": progress.history,
+            "rng": rng.getstate(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        torch.save(state, checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+        (args.run_dir / "history.json").write_text(json.dumps(progress.history, indent=1))
+    print(f"best dev F1 {progress.best:.2f}; weights in {args.export}")
 
 
 if __name__ == "__main__":

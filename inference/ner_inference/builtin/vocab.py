@@ -6,6 +6,7 @@ positions in the original text and offsets never drift.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -49,7 +50,7 @@ def bigrams(chars: Sequence[str]) -> list[str]:
     """The ``n + 1`` bigrams of ``n`` characters with boundaries: position ``i`` has
     the left bigram ``[i]`` and the right bigram ``[i + 1]``."""
     padded = [BOUNDARY, *chars, BOUNDARY]
-    return [a + b for a, b in zip(padded, padded[1:])]
+    return [a + b for a, b in itertools.pairwise(padded)]
 
 
 def count_units(sentences: Iterable[str]) -> tuple[Counter[str], Counter[str]]:

@@ -1,0 +1,1 @@
+"""HTTP serving of the built-in model (FastAPI)."""

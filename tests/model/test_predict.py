@@ -6,7 +6,7 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ner_inference.builtin import BuiltinModel
+from ner_inference.builtin import BuiltinModel, load, msra
 from ner_inference.builtin.model import WINDOW
 from ner_inference.entities import ENTITY_TYPES, Entity
 
@@ -44,6 +44,14 @@ def test_empty_and_blank_texts_give_no_entities(model: BuiltinModel) -> None:
 def test_batch_answers_equal_single_answers(model: BuiltinModel) -> None:
     texts = [SENTENCE, "", "张三去了上海。", SENTENCE * 3, "外交部发言人表示"]
     assert model.predict(texts) == [model.predict([t])[0] for t in texts]
+
+
+def test_parallel_tagging_equals_serial_tagging() -> None:
+    """Two threads tag different batches side by side; the answers must not change."""
+    texts = [text for text, _ in msra.read("test")[:300]]
+    serial, parallel = load(threads=1), load(threads=2)
+    assert parallel.parallelism == 2
+    assert parallel.predict(texts) == serial.predict(texts)
 
 
 def test_offsets_survive_surrounding_unicode(model: BuiltinModel) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,26 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "model.pt"
 FORMAT = 1
 # Training sentences are at most 100 characters; longer windows lose little but cost padding.
 WINDOW = 150
-BATCH = 64
+BATCH = 128
 
 
 class BuiltinModel:
     name = "builtin"
 
     def __init__(
-        self, tagger: Tagger, encoder: Encoder, version: str, load_seconds: float = 0.0
+        self,
+        tagger: Tagger,
+        encoder: Encoder,
+        version: str,
+        load_seconds: float = 0.0,
+        parallelism: int = 1,
     ) -> None:
         self.tagger = tagger.eval()
         self.encoder = encoder
         self.version = version
         self.load_seconds = load_seconds
+        self.parallelism = parallelism
+        self._pool = ThreadPoolExecutor(parallelism) if parallelism > 1 else None
 
     def predict(self, texts: Sequence[str]) -> list[list[Entity]]:
         return predict_windowed(texts, WINDOW, self._predict_windows)
@@ -42,13 +50,25 @@ class BuiltinModel:
         results: list[list[Entity]] = [[] for _ in pieces]
         # Similar lengths together keep padding (wasted LSTM steps) small.
         order = sorted((i for i, p in enumerate(pieces) if p), key=lambda i: len(pieces[i]))
-        with torch.inference_mode():
-            for first in range(0, len(order), BATCH):
-                chunk = order[first : first + BATCH]
-                batch = collate([self.encoder.encode(pieces[i]) for i in chunk])
-                for i, path in zip(chunk, self.tagger.decode(batch), strict=True):
-                    results[i] = entities_from_tags(pieces[i], [TAGS[t] for t in path])
+        size = min(BATCH, -(-len(order) // self.parallelism)) or 1
+        chunks = [order[first : first + size] for first in range(0, len(order), size)]
+        if self._pool is None or len(chunks) < 2:
+            tagged = [self._tag(pieces, chunk) for chunk in chunks]
+        else:
+            tagged = list(self._pool.map(lambda chunk: self._tag(pieces, chunk), chunks))
+        for chunk, entities in zip(chunks, tagged, strict=True):
+            for i, found in zip(chunk, entities, strict=True):
+                results[i] = found
         return results
+
+    def _tag(self, pieces: list[str], chunk: list[int]) -> list[list[Entity]]:
+        with torch.inference_mode():
+            batch = collate([self.encoder.encode(pieces[i]) for i in chunk])
+            paths = self.tagger.decode(batch)
+        return [
+            entities_from_tags(pieces[i], [TAGS[t] for t in path])
+            for i, path in zip(chunk, paths, strict=True)
+        ]
 
 
 def save(path: Path, tagger: Tagger, chars: Vocab, bigrams: Vocab, meta: dict[str, Any]) -> None:
@@ -76,10 +96,15 @@ def save(path: Path, tagger: Tagger, chars: Vocab, bigrams: Vocab, meta: dict[st
 def load(
     path: Path | str = DEFAULT_WEIGHTS, threads: int | None = None, quantize: bool = False
 ) -> BuiltinModel:
-    """The tagger in eval mode. ``quantize`` swaps the LSTM and output layer for dynamic
-    int8 versions: about twice the throughput on CPU (F1 cost: see docs/model.md)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+    """The tagger in eval mode, using ``threads`` CPU threads (default: torch's setting).
+
+    Several threads tag different batches side by side, each with one intra-op thread:
+    the LSTM's small matrix products scale poorly inside one op (2 intra-op threads gain
+    ~5 %), while two batches in parallel nearly double throughput (torch releases the GIL).
+    ``quantize`` swaps the LSTM and output layer for dynamic int8 versions: about 1.8x the
+    throughput on CPU (F1 cost: see docs/model.md)."""
+    parallelism = max(1, threads if threads is not None else torch.get_num_threads())
+    torch.set_num_threads(1)
     started = time.perf_counter()
     blob = torch.load(Path(path), map_location="cpu", weights_only=True)
     if blob.get("format") != FORMAT:
@@ -92,4 +117,4 @@ def load(
         )
     encoder = Encoder(Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon())
     version = str(blob.get("meta", {}).get("version", "unknown")) + ("-int8" if quantize else "")
-    return BuiltinModel(tagger, encoder, version, time.perf_counter() - started)
+    return BuiltinModel(tagger, encoder, version, time.perf_counter() - started, parallelism)

@@ -1,0 +1,186 @@
+"""One drill run: start both regions and the gateway, load them, lose region A, bring it back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from bench.drill import accesslog
+from bench.drill.gateway import GatewayConfig, render_gateway
+from bench.drill.load import Outcome, Progress, run_load
+from bench.drill.nginx import Nginx
+from bench.drill.processes import HOST, Region, free_port, make_region
+
+Kill = Literal["sigkill", "sigterm"]
+Renderer = Callable[[dict[str, list[str]], str, tuple[str, int], Path], GatewayConfig]
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    requests: int = 10_000
+    concurrency: int = 50
+    seed: int = 0
+    kill: Kill = "sigkill"
+    rolling: bool = False
+    servers_per_region: int = 2
+    kill_at: float = 0.3  # fraction of requests completed when region A is lost
+    restart_at: float = 0.5  # ... and when it is started again
+    drain_seconds: float = 1.0  # NER_DRAIN_SECONDS of the servers (the SIGTERM variant)
+    torch_threads: int = 1  # 4+ model processes share 2 cores
+    timeout: float = 30.0  # per request, client side
+    quiet: bool = False
+
+    @property
+    def variant(self) -> str:
+        return "rolling" if self.rolling else self.kill
+
+
+@dataclass
+class Run:
+    """Everything one run observed; ``bench.drill.report`` turns it into numbers."""
+
+    config: DrillConfig
+    regions: dict[str, list[str]]  # region name -> server addresses
+    outcomes: list[Outcome]
+    entries: list[accesslog.Entry]
+    events: list[tuple[str, float]]  # (what, wall clock)
+    started: float
+    finished: float
+    work_dir: Path
+    logs: dict[str, str] = field(default_factory=dict)
+
+
+def load_texts(seed: int) -> list[str]:
+    from ner_inference.builtin import msra
+
+    texts = [text for text, _ in msra.read("test")]
+    random.Random(seed).shuffle(texts)
+    return texts
+
+
+def _say(config: DrillConfig, message: str) -> None:
+    if not config.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+async def _print_progress(config: DrillConfig, progress: Progress, started: float) -> None:
+    last_done, last_time = 0, started
+    while True:
+        await asyncio.sleep(1.0)
+        now = time.time()
+        rate = (progress.done - last_done) / (now - last_time)
+        last_done, last_time = progress.done, now
+        _say(
+            config,
+            f"  t={now - started:5.1f}s  {progress.done:>6}/{progress.total} done"
+            f"  {rate:6.0f} req/s  lost {progress.failed}",
+        )
+
+
+async def _schedule(
+    config: DrillConfig, progress: Progress, region: Region, events: list[tuple[str, float]]
+) -> None:
+    def mark(what: str) -> None:
+        events.append((what, time.time()))
+        _say(config, f"  >> {what}")
+
+    await progress.reached(int(config.requests * config.kill_at))
+    if config.rolling:
+        for server in region.servers:
+            mark(f"stop {server.address}")
+            server.signal(signal.SIGTERM)
+            await server.wait_exit(config.drain_seconds + 30)
+            server.start()
+            mark(f"start {server.address}")
+            async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+                await server.wait_ready(client, 180)
+            mark(f"ready {server.address}")
+        return
+    sig = signal.SIGKILL if config.kill == "sigkill" else signal.SIGTERM
+    mark(f"{config.kill} region {region.name}")
+    region.signal(sig)
+    await region.wait_exit(config.drain_seconds + 30)
+    mark(f"region {region.name} down")
+    await progress.reached(int(config.requests * config.restart_at))
+    mark(f"restart region {region.name}")
+    region.start()
+    await region.wait_ready(180)
+    mark(f"region {region.name} ready")
+
+
+@contextlib.contextmanager
+def _work_dir(path: Path | None) -> Iterator[Path]:
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ner-drill-") as tmp:
+        yield Path(tmp)
+
+
+async def run_drill(
+    config: DrillConfig,
+    work_dir: Path | None = None,
+    render: Renderer | None = None,
+) -> Run:
+    with _work_dir(work_dir) as root:
+        logs = root / "servers"
+        logs.mkdir(exist_ok=True)
+        env = {
+            "NER_TORCH_THREADS": str(config.torch_threads),
+            "OMP_NUM_THREADS": str(config.torch_threads),
+            "NER_DRAIN_SECONDS": str(config.drain_seconds),
+        }
+        region_a = make_region("region-a", config.servers_per_region, logs, env)
+        region_b = make_region("region-b", config.servers_per_region, logs, env)
+        regions = {r.name: r.addresses for r in (region_a, region_b)}
+        listen = (HOST, free_port())
+        gateway = (render or render_gateway)(regions, region_a.name, listen, root / "nginx")
+        nginx = Nginx(root / "nginx", gateway.conf, listen)
+        texts = load_texts(config.seed)
+        try:
+            _say(config, f"starting {2 * config.servers_per_region} inference servers ...")
+            clock = time.monotonic()
+            region_a.start()
+            region_b.start()
+            await asyncio.gather(region_a.wait_ready(), region_b.wait_ready())
+            _say(config, f"  ready in {time.monotonic() - clock:.1f} s: {regions}")
+            nginx.start()
+            _say(config, f"nginx on {listen[0]}:{listen[1]} ({gateway.access_log})")
+            progress = Progress(config.requests)
+            events: list[tuple[str, float]] = []
+            started = time.time()
+            printer = asyncio.create_task(_print_progress(config, progress, started))
+            schedule = asyncio.create_task(_schedule(config, progress, region_a, events))
+            try:
+                outcomes = await run_load(
+                    listen[0],
+                    listen[1],
+                    texts,
+                    progress,
+                    concurrency=config.concurrency,
+                    request_timeout=config.timeout,
+                )
+                finished = time.time()
+                await asyncio.wait_for(schedule, timeout=240)
+            finally:
+                printer.cancel()
+                schedule.cancel()
+        finally:
+            nginx.stop()
+            region_a.stop()
+            region_b.stop()
+        entries = [e for e in accesslog.parse(gateway.access_log, gateway.log_format)]
+        entries = [e for e in entries if e.msec >= started - 0.001]
+        return Run(config, regions, outcomes, entries, events, started, finished, root)

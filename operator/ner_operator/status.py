@@ -1,0 +1,162 @@
+"""Pure status reports: a reconcile's outcome (or a spec error) in, a ``status`` merge patch out.
+
+``status.regions`` is a map keyed by region name, so the patch names only this operator's keys
+and JSON merge patch keeps the rest (``status.health``, ``status.failover`` and
+``status.activeRegion`` belong to the failover timer). ``status.conditions`` is a list: the patch
+carries the whole list, rebuilt from the current one with ``conditions.set_conditions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ner_operator import conditions
+from ner_operator.cluster import Cluster
+from ner_operator.conditions import Condition
+from ner_operator.reconcile import Outcome, TargetResult
+
+Status = dict[str, Any]
+
+
+def report(outcome: Outcome, current: Mapping[str, Any], *, now: str | None = None) -> Status:
+    """The status patch after a reconcile; ``current`` is the NerCluster's status as read."""
+    now = now or conditions.now_iso()
+    cluster = outcome.cluster
+    regions = {name: result for name, result in outcome.results.items() if result.kind == "region"}
+    failed = outcome.failed
+    not_ready = [r for r in regions.values() if r.ok and not r.ready]
+    updates = [
+        _ready(failed, not_ready, regions),
+        _progressing(outcome, not_ready),
+        _degraded(failed),
+    ]
+    patch: Status = {
+        "observedGeneration": cluster.generation,
+        "phase": _phase(cluster, failed, not_ready),
+        "readySummary": _ready_summary(regions.values()),
+        "regions": {
+            **_removed_regions(cluster, current),
+            **{name: _region_state(result, now) for name, result in regions.items()},
+        },
+        "conditions": conditions.set_conditions(
+            current.get("conditions") or [], updates, generation=cluster.generation, now=now
+        ),
+    }
+    return patch
+
+
+def invalid_spec(
+    message: str, current: Mapping[str, Any], generation: int, *, now: str | None = None
+) -> Status:
+    """The status patch for a spec the operator cannot reconcile (nothing was touched)."""
+    updates = [
+        Condition(conditions.READY, "False", "InvalidSpec", message),
+        Condition(conditions.PROGRESSING, "False", "InvalidSpec", "fix the spec to continue"),
+        Condition(conditions.DEGRADED, "True", "InvalidSpec", message),
+    ]
+    return {
+        "observedGeneration": generation,
+        "phase": "Error",
+        "conditions": conditions.set_conditions(
+            current.get("conditions") or [], updates, generation=generation, now=now
+        ),
+    }
+
+
+def changed(patch: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Would ``patch`` change ``current``, timestamps aside? Avoids a status write per resync."""
+
+    def essence(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: essence(v) for k, v in value.items() if k not in ("lastSyncTime", "kopf")}
+        if isinstance(value, list):
+            return [essence(v) for v in value]
+        return value
+
+    for key, value in patch.items():
+        old = current.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            if changed(value, old):
+                return True
+        elif essence(value) != essence(old):
+            return True
+    return False
+
+
+def _region_state(result: TargetResult, now: str) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "reachable": result.reachable,
+        "desiredReplicas": result.desired_replicas,
+        "readyReplicas": result.ready_replicas,
+        "lastError": None if result.error is None else _describe(result),
+        "lastSyncTime": now,
+    }
+    if result.ok:
+        # Where the objects now live: a later namespace change prunes this one.
+        state["namespace"] = result.namespace
+    return state
+
+
+def _removed_regions(cluster: Cluster, current: Mapping[str, Any]) -> dict[str, None]:
+    """Regions dropped from the spec: null deletes their key in a merge patch."""
+    known = {r.name for r in cluster.spec.regions}
+    return {name: None for name in (current.get("regions") or {}) if name not in known}
+
+
+def _describe(result: TargetResult) -> str:
+    assert result.error is not None
+    return f"{result.error.reason}: {result.error.message}"
+
+
+def _ready(
+    failed: list[TargetResult], not_ready: list[TargetResult], regions: Mapping[str, TargetResult]
+) -> Condition:
+    if failed:
+        names = ", ".join(r.target for r in failed)
+        return Condition(conditions.READY, "False", "TargetFailed", f"not reconciled: {names}")
+    if not_ready:
+        detail = ", ".join(
+            f"{r.target} {r.ready_replicas or 0}/{r.desired_replicas}" for r in not_ready
+        )
+        return Condition(conditions.READY, "False", "ReplicasNotReady", f"waiting for {detail}")
+    names = ", ".join(sorted(regions))
+    return Condition(conditions.READY, "True", "AllRegionsReady", f"ready in {names}")
+
+
+def _progressing(outcome: Outcome, not_ready: list[TargetResult]) -> Condition:
+    changes = outcome.changes
+    if changes:
+        summary = ", ".join(f"{c.action} {c.kind} in {target}" for target, c in changes[:6])
+        more = f" and {len(changes) - 6} more" if len(changes) > 6 else ""
+        return Condition(conditions.PROGRESSING, "True", "ObjectsChanged", summary + more)
+    if not_ready:
+        names = ", ".join(r.target for r in not_ready)
+        return Condition(
+            conditions.PROGRESSING, "True", "RollingOut", f"replicas starting in {names}"
+        )
+    return Condition(conditions.PROGRESSING, "False", "Reconciled", "every object is as specified")
+
+
+def _degraded(failed: list[TargetResult]) -> Condition:
+    if not failed:
+        return Condition(conditions.DEGRADED, "False", "AllTargetsReconciled", "")
+    reason = failed[0].error.reason if len(failed) == 1 and failed[0].error else "TargetsFailed"
+    message = "; ".join(f"{r.target}: {_describe(r)}" for r in failed)
+    return Condition(conditions.DEGRADED, "True", reason, message + " (nothing was deleted)")
+
+
+def _phase(cluster: Cluster, failed: list[TargetResult], not_ready: list[TargetResult]) -> str:
+    if failed:
+        return "Degraded"
+    if not_ready:
+        return "Progressing"
+    if cluster.spec.mode == "activePassive" and cluster.active_region != cluster.spec.primary.name:
+        return "FailedOver"
+    return "Ready"
+
+
+def _ready_summary(results: Any) -> str:
+    ready = sum(r.ready_replicas or 0 for r in results)
+    desired = sum(r.desired_replicas or 0 for r in results)
+    return f"{ready}/{desired}"

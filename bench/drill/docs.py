@@ -33,8 +33,10 @@ What runs (`bench/drill/`):
   complete (Content-Length or chunked framing honoured), valid JSON, with `model` and `entities`
   whose `span == text[start:end]` for the sentence sent. `ab` cannot check bodies and `wrk`'s Lua
   hooks never see requests that fail on the socket, so neither could count every request.
-- **The loss**: when 30 % of the requests are done, every process of region A gets SIGKILL (not a
-  graceful stop); at 50 % region A is started again; the run then finishes.
+- **The loss**: when 25 % of the requests are done, every process of region A gets SIGKILL (not a
+  graceful stop); at 35 % region A is started again (it answers 503 while its model loads, which
+  the gateway also retries elsewhere); the run then finishes. nginx sends traffic back to region A
+  once its servers' `fail_timeout` has passed and they answer.
 - **Two witnesses**: the client's per-request record (start, latency, status, verdict) and nginx's
   access log (`$msec $upstream_addr $upstream_status $request_time $status`), whose last upstream
   address names the region that answered.

@@ -1,13 +1,22 @@
-"""The gateway's nginx configuration, rendered by the operator (``ner_operator.gateway``)."""
+"""The gateway's nginx configuration for the drill, rendered by the operator's own renderer.
+
+The drill must test what production runs, so it never writes nginx configuration: it asks
+``ner_operator.gateway.render_nginx_conf`` for "region A active, region B backup" with loopback
+server addresses, a loopback listen address and a private prefix for pid, logs and temp files.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from ner_operator.gateway import LOG_FORMAT, GatewayConfig, Paths, render_nginx_conf
+
+CLUSTER_NAME = "drill"
+
 
 @dataclass(frozen=True)
-class GatewayConfig:
+class RenderedGateway:
     conf: str  # a complete nginx.conf
     log_format: str  # the access log's format string, to parse it
     access_log: Path
@@ -15,5 +24,9 @@ class GatewayConfig:
 
 def render_gateway(
     regions: dict[str, list[str]], active: str, listen: tuple[str, int], prefix: Path
-) -> GatewayConfig:
-    raise NotImplementedError("waiting for ner_operator.gateway.render_nginx_conf")
+) -> RenderedGateway:
+    paths = Paths.in_prefix(prefix)
+    config = GatewayConfig.active_passive(
+        CLUSTER_NAME, regions, active, listen=f"{listen[0]}:{listen[1]}", paths=paths
+    )
+    return RenderedGateway(render_nginx_conf(config), LOG_FORMAT, Path(paths.access_log))

@@ -84,13 +84,12 @@ class Server:
             await asyncio.sleep(0.1)
         raise TimeoutError(f"server {self.address} not ready after {within:.0f} s")
 
-    def stop(self) -> None:
-        """Terminate (then kill) at the end of a run; never leaves a process behind."""
+    def reap(self, within: float = 15.0) -> None:
+        """Wait for the exit after a SIGTERM, SIGKILL after ``within`` s: no process is left."""
         if self.process is None:
             return
-        self.signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=within)
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.process.wait(timeout=5)
@@ -124,9 +123,14 @@ class Region:
                 server.signal(signal.SIGKILL)
                 await server.wait_exit(5)
 
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
+
+def stop_all(regions: list[Region]) -> None:
+    """SIGTERM every server at once (each drains for NER_DRAIN_SECONDS), then reap them all."""
+    servers = [server for region in regions for server in region.servers]
+    for server in servers:
+        server.signal(signal.SIGTERM)
+    for server in servers:
+        server.reap()
 
 
 def make_region(name: str, count: int, log_dir: Path, env: dict[str, str] | None = None) -> Region:

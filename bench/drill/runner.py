@@ -17,13 +17,13 @@ from typing import Literal
 import httpx
 
 from bench.drill import accesslog
-from bench.drill.gateway import GatewayConfig, render_gateway
+from bench.drill.gateway import RenderedGateway, render_gateway
 from bench.drill.load import Outcome, Progress, run_load
 from bench.drill.nginx import Nginx
-from bench.drill.processes import HOST, Region, free_port, make_region
+from bench.drill.processes import HOST, Region, free_port, make_region, stop_all
 
 Kill = Literal["sigkill", "sigterm"]
-Renderer = Callable[[dict[str, list[str]], str, tuple[str, int], Path], GatewayConfig]
+Renderer = Callable[[dict[str, list[str]], str, tuple[str, int], Path], RenderedGateway]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class DrillConfig:
     kill: Kill = "sigkill"
     rolling: bool = False
     servers_per_region: int = 2
-    kill_at: float = 0.3  # fraction of requests completed when region A is lost
-    restart_at: float = 0.5  # ... and when it is started again
+    kill_at: float = 0.25  # fraction of requests completed when region A is lost
+    restart_at: float = 0.35  # ... and when it is started again
     drain_seconds: float = 1.0  # NER_DRAIN_SECONDS of the servers (the SIGTERM variant)
     torch_threads: int = 1  # 4+ model processes share 2 cores
     timeout: float = 30.0  # per request, client side
@@ -179,8 +179,7 @@ async def run_drill(
                 schedule.cancel()
         finally:
             nginx.stop()
-            region_a.stop()
-            region_b.stop()
+            stop_all([region_a, region_b])
         entries = [e for e in accesslog.parse(gateway.access_log, gateway.log_format)]
         entries = [e for e in entries if e.msec >= started - 0.001]
         return Run(config, regions, outcomes, entries, events, started, finished, root)

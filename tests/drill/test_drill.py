@@ -1,0 +1,30 @@
+"""The short drill: real servers in two regions, the real gateway nginx, region A lost under load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.drill import report
+from bench.drill.runner import DrillConfig, run_drill
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+async def test_losing_region_a_under_load_loses_no_request(tmp_path: Path) -> None:
+    config = DrillConfig(requests=2000, concurrency=30, quiet=True)
+    run = await run_drill(config, tmp_path)
+    summary = report.summarize(run)
+
+    assert summary["requests"] == 2000
+    assert summary["lost"] == 0, summary["lost_by_reason"]
+    # Both regions answered: A before the SIGKILL, B after it (the switch happened).
+    assert summary["answered_by_region"]["region-a"] > 0
+    assert summary["answered_by_region"]["region-b"] > 0
+    assert summary["switch_ms"] is not None
+    # The gateway saw every request once, and none ended in an error there either.
+    assert summary["nginx_logged"] == 2000
+    assert summary["nginx_non_2xx"] == 0
+    # Region A came back after the loss.
+    assert any(what == "region region-a ready" for what, _ in run.events)

@@ -1,4 +1,4 @@
-"""The short drill: real servers in two regions, the real gateway nginx, region A lost under load."""
+"""The short drill: real servers in two regions, the real gateway nginx, region A lost mid-load."""
 
 from __future__ import annotations
 

@@ -34,10 +34,16 @@ class Entry:
     request_time: float
     status: int
     request: str  # "$request" if logged, else ""
+    last_try_seconds: float | None  # $upstream_response_time of the answering try, if logged
 
     @property
     def answered_by(self) -> str:
         return self.upstreams[-1] if self.upstreams else "-"
+
+    @property
+    def last_try_started(self) -> float | None:
+        """When nginx sent the request to the server that answered ($upstream_response_time)."""
+        return None if self.last_try_seconds is None else self.msec - self.last_try_seconds
 
     @property
     def retried(self) -> bool:
@@ -66,6 +72,11 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v for v in re.split(_LIST, value) if v != "-") if value != "-" else ()
 
 
+def _last_time(value: str | None) -> float | None:
+    last = re.split(_LIST, value)[-1] if value else "-"
+    return None if last == "-" else float(last)
+
+
 def parse(path: Path, log_format: str) -> list[Entry]:
     pattern = compile_format(log_format)
     entries = []
@@ -82,6 +93,7 @@ def parse(path: Path, log_format: str) -> list[Entry]:
                 request_time=float(fields["request_time"]),
                 status=int(fields["status"]),
                 request=fields.get("request") or "",
+                last_try_seconds=_last_time(fields.get("upstream_response_time")),
             )
         )
     return entries

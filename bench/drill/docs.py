@@ -43,9 +43,12 @@ What runs (`bench/drill/`):
 
 Columns: **lost** = non-2xx + socket errors + timeouts + truncated or invalid bodies, seen by the
 client; **switch ms** = from the SIGKILL to the first 2xx answered by region B (nginx `$msec`);
-**failback ms** = from region A being ready again to its first answer; **max gap ms** = the longest
-time in which no client request completed successfully; p50/p99 = client latency of successful
-requests; **nginx retries** = requests nginx sent to more than one server before answering.
+**reroute ms** = from the SIGKILL to the moment nginx sent the first request to region B that
+region B answered (`$msec` minus that try's `$upstream_response_time`): the data-plane switch
+itself, without region B's time to compute the answer; **failback ms** = from region A being
+ready again to its first answer; **max gap ms** = the longest time in which no client request
+completed successfully; p50/p99 = client latency of successful requests; **nginx retries** =
+requests nginx sent to more than one server before answering.
 """
 
 HOLES = """\

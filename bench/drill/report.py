@@ -41,6 +41,18 @@ def _first_answer(entries: list[Entry], addresses: set[str], after: float) -> fl
     return min(times) - after if times else None
 
 
+def _first_sent(entries: list[Entry], addresses: set[str], after: float) -> float | None:
+    """Seconds from ``after`` to the first try nginx sent to ``addresses`` that got answered."""
+    times = [
+        e.last_try_started
+        for e in entries
+        if e.last_try_started is not None
+        and e.last_try_started >= after - 0.001  # $msec and the try time are in milliseconds
+        and e.answered_by in addresses
+    ]
+    return max(0.0, min(times) - after) if times else None
+
+
 def summarize(run: Run) -> Summary:
     outcomes = run.outcomes
     ok = [o for o in outcomes if o.ok]
@@ -58,6 +70,7 @@ def summarize(run: Run) -> Summary:
     ready = event_time(run, f"region {lost_region} ready")
     other_addresses = set(run.regions[other])
     switch = None if loss is None else _first_answer(predict, other_addresses, loss)
+    reroute = None if loss is None else _first_sent(predict, other_addresses, loss)
     failback = (
         None if ready is None else _first_answer(predict, set(run.regions[lost_region]), ready)
     )
@@ -72,6 +85,7 @@ def summarize(run: Run) -> Summary:
         "lost": len(outcomes) - len(ok),
         "lost_by_reason": dict(Counter(o.error for o in outcomes if o.error)),
         "switch_ms": _ms(switch),
+        "reroute_ms": _ms(reroute),
         "failback_ms": _ms(failback),
         "max_gap_ms": _ms(max((b - a for a, b in itertools.pairwise(ends)), default=0)),
         "p50_ms": _ms(_percentile(latencies, 0.50)),
@@ -116,6 +130,7 @@ COLUMNS = (
     ("ok", "ok"),
     ("lost", "lost"),
     ("switch_ms", "switch ms"),
+    ("reroute_ms", "reroute ms"),
     ("failback_ms", "failback ms"),
     ("max_gap_ms", "max gap ms"),
     ("p50_ms", "p50 ms"),

@@ -135,3 +135,17 @@ def test_access_log_names_the_server_that_answered_after_retries(tmp_path: Path)
 def test_a_log_format_without_the_needed_fields_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\$upstream_addr"):
         accesslog.compile_format("$remote_addr $msec $status $request_time $upstream_status")
+
+
+def test_the_gateways_own_log_format_parses_with_the_answering_try(tmp_path: Path) -> None:
+    from ner_operator.gateway import LOG_FORMAT
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        '1700000000.500 127.0.0.1 "POST /predict HTTP/1.1" 200 0.120 '
+        "127.0.0.1:1001, 127.0.0.1:2001 502, 200 0.001, 0.100 0.000, 0.000\n",
+        encoding="utf-8",
+    )
+    (entry,) = accesslog.parse(log, LOG_FORMAT)
+    assert entry.answered_by == "127.0.0.1:2001" and entry.request == "POST /predict HTTP/1.1"
+    assert entry.last_try_started == pytest.approx(1700000000.400)

@@ -44,7 +44,8 @@ bench-speed: setup ## model sentences/s at batch 1 and 32, load time -> bench/re
 	$(PY) bench/model_speed.py
 
 .PHONY: drill
-drill: setup ## disaster drill: lose region A under load (SIGKILL x5, SIGTERM, rolling) -> bench/results/drill.json, docs/drill.md
+drill: setup ## disaster drill: lose region A under load (SIGKILL x5, SIGTERM, rolling, SIGSTOP) -> bench/results/drill.json, docs/drill.md
 	$(PY) -m bench.drill --runs 5
 	$(PY) -m bench.drill --kill sigterm --runs 2
 	$(PY) -m bench.drill --rolling --runs 2
+	$(PY) -m bench.drill --kill sigstop --runs 2

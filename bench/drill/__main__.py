@@ -41,7 +41,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0, help="order of the MSRA test sentences")
-    ap.add_argument("--kill", choices=("sigkill", "sigterm"), default="sigkill")
+    ap.add_argument(
+        "--kill",
+        choices=("sigkill", "sigterm", "sigstop"),
+        default="sigkill",
+        help="how region A is lost: killed, stopped gracefully, or frozen (SIGCONT later)",
+    )
     ap.add_argument("--rolling", action="store_true", help="restart region A's servers one by one")
     ap.add_argument("--servers-per-region", type=int, default=2)
     ap.add_argument("--kill-at", type=float, default=0.25, help="fraction of requests done")

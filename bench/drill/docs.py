@@ -10,6 +10,7 @@ TITLES = {
     "sigkill": "Region loss: SIGKILL of every region-A process (`make drill`)",
     "sigterm": "Graceful stop: SIGTERM of every region-A process (`--kill sigterm`)",
     "rolling": "Rolling restart of region A, one server at a time (`--rolling`)",
+    "sigstop": "Hung region: SIGSTOP of every region-A process, SIGCONT later (`--kill sigstop`)",
 }
 
 INTRO = """\
@@ -101,7 +102,7 @@ def _variant(name: str, entry: dict[str, Any]) -> str:
 
 def markdown(variants: dict[str, Any]) -> str:
     parts = [INTRO]
-    for name in ("sigkill", "sigterm", "rolling"):
+    for name in ("sigkill", "sigterm", "rolling", "sigstop"):
         if name in variants:
             parts.append(_variant(name, variants[name]))
         if name == "sigkill":

@@ -49,9 +49,8 @@ def timeline(run: Run, path: Path, title: str) -> None:
             label=f"lost ({len(lost)})",
         )
     for what, t in run.events:
-        style = (
-            "red" if what.startswith(("sigkill", "sigterm", "stop")) or "down" in what else "green"
-        )
+        going = what.startswith(("sigkill", "sigterm", "sigstop", "stop")) or "down" in what
+        style = "red" if going else "green"
         for ax in (rate_ax, latency_ax):
             ax.axvline(t - run.started, color=style, linestyle="--", linewidth=1)
         rate_ax.annotate(

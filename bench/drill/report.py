@@ -66,7 +66,7 @@ def summarize(run: Run) -> Summary:
     lost_region, other = names[0], names[1]
     predict = [e for e in run.entries if "/predict" in e.request or not e.request]
     by_region = Counter(regions.get(e.answered_by, "none") for e in predict)
-    loss = event_time(run, "sigkill") or event_time(run, "sigterm")
+    loss = next((t for what, t in run.events if what.startswith("sig")), None)
     ready = event_time(run, f"region {lost_region} ready")
     other_addresses = set(run.regions[other])
     switch = None if loss is None else _first_answer(predict, other_addresses, loss)

@@ -22,8 +22,15 @@ from bench.drill.load import Outcome, Progress, run_load
 from bench.drill.nginx import Nginx
 from bench.drill.processes import HOST, Region, free_port, make_region, stop_all
 
-Kill = Literal["sigkill", "sigterm"]
+Kill = Literal["sigkill", "sigterm", "sigstop"]
 Renderer = Callable[[dict[str, list[str]], str, tuple[str, int], Path], RenderedGateway]
+
+
+LOSS_SIGNALS = {
+    "sigkill": signal.SIGKILL,  # a region loss: every process dies at once, mid-response
+    "sigterm": signal.SIGTERM,  # a graceful stop: the servers drain, then exit
+    "sigstop": signal.SIGSTOP,  # a hung region: connections open, no answer (a partition)
+}
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,8 @@ async def _print_progress(config: DrillConfig, progress: Progress, started: floa
 async def _schedule(
     config: DrillConfig, progress: Progress, region: Region, events: list[tuple[str, float]]
 ) -> None:
-    def mark(what: str) -> None:
-        events.append((what, time.time()))
+    def mark(what: str, at: float | None = None) -> None:
+        events.append((what, time.time() if at is None else at))
         _say(config, f"  >> {what}")
 
     await progress.reached(int(config.requests * config.kill_at))
@@ -107,14 +114,20 @@ async def _schedule(
                 await server.wait_ready(client, 180)
             mark(f"ready {server.address}")
         return
-    sig = signal.SIGKILL if config.kill == "sigkill" else signal.SIGTERM
-    mark(f"{config.kill} region {region.name}")
-    region.signal(sig)
-    await region.wait_exit(config.drain_seconds + 30)
-    mark(f"region {region.name} down")
-    await progress.reached(int(config.requests * config.restart_at))
-    mark(f"restart region {region.name}")
-    region.start()
+    lost_at = time.time()
+    region.signal(LOSS_SIGNALS[config.kill])
+    mark(f"{config.kill} region {region.name}", lost_at)
+    if config.kill == "sigstop":
+        # Frozen, not dead: the kernel still accepts connections, nobody answers them.
+        await progress.reached(int(config.requests * config.restart_at))
+        region.signal(signal.SIGCONT)
+        mark(f"sigcont region {region.name}")
+    else:
+        await region.wait_exit(config.drain_seconds + 30)
+        mark(f"region {region.name} down")
+        await progress.reached(int(config.requests * config.restart_at))
+        region.start()
+        mark(f"restart region {region.name}")
     await region.wait_ready(180)
     mark(f"region {region.name} ready")
 

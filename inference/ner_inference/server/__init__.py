@@ -1,1 +1,1 @@
-"""HTTP serving of the built-in model (FastAPI)."""
+"""The HTTP service (FastAPI + uvicorn): ``python -m ner_inference.server``."""

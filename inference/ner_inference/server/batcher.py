@@ -1,0 +1,122 @@
+"""Micro-batching: concurrent requests share one forward pass on one worker thread.
+
+A forward pass over 32 sentences costs far less than 32 passes over one, so the event
+loop queues each request's texts, and a single collector hands the worker everything
+that is waiting (up to ``max_texts``) as one batch. A batch waits at most ``max_wait``
+seconds for company; requests that arrive while the worker is busy form the next batch,
+so under load batches fill up by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ner_inference.entities import Entity
+
+Predict = Callable[[Sequence[str]], list[list[Entity]]]
+OnBatch = Callable[[int, float], None]
+
+
+@dataclass(slots=True)
+class _Job:
+    texts: Sequence[str]
+    future: asyncio.Future[list[list[Entity]]]
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        predict: Predict,
+        max_texts: int,
+        max_wait: float,
+        on_batch: OnBatch | None = None,
+    ) -> None:
+        self._predict = predict
+        self._max_texts = max_texts
+        self._max_wait = max_wait
+        self._on_batch = on_batch
+        self._jobs: deque[_Job] = deque()
+        self._queued_texts = 0
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="ner-inference")
+        self._collector: asyncio.Task[None] | None = None
+        self._running: list[_Job] = []
+        self.busy_since: float | None = None  # monotonic start of the running batch
+
+    def start(self) -> None:
+        self._collector = asyncio.get_running_loop().create_task(self._collect())
+
+    async def stop(self) -> None:
+        """Fail whatever is queued or running: by now the server has finished its requests."""
+        unanswered = [*self._running, *self._jobs]
+        if self._collector is not None:
+            self._collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._collector
+        for job in unanswered:
+            if not job.future.done():
+                job.future.set_exception(RuntimeError("server shutting down"))
+        self._jobs.clear()
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    async def predict(self, texts: Sequence[str]) -> list[list[Entity]]:
+        future: asyncio.Future[list[list[Entity]]] = asyncio.get_running_loop().create_future()
+        self._jobs.append(_Job(texts, future))
+        self._queued_texts += len(texts)
+        self._arrived.set()
+        if self._queued_texts >= self._max_texts:
+            self._full.set()
+        return await future
+
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._jobs:
+                self._arrived.clear()
+                await self._arrived.wait()
+            if self._max_wait > 0 and self._queued_texts < self._max_texts:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._max_wait):
+                        await self._full.wait()
+            batch = self._running = self._take()
+            texts = [text for job in batch for text in job.texts]
+            started = time.monotonic()
+            self.busy_since = started
+            try:
+                results = await loop.run_in_executor(self._worker, self._predict, texts)
+            except Exception as error:  # the model failed: fail these requests, serve on
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                continue
+            finally:
+                self.busy_since = None
+                self._running = []
+            if self._on_batch is not None:
+                self._on_batch(len(texts), time.monotonic() - started)
+            first = 0
+            for job in batch:
+                last = first + len(job.texts)
+                if not job.future.done():  # done: the client went away
+                    job.future.set_result(results[first:last])
+                first = last
+
+    def _take(self) -> list[_Job]:
+        """Waiting jobs in arrival order, at least one, at most ``max_texts`` texts in all."""
+        batch = [self._jobs.popleft()]
+        count = len(batch[0].texts)
+        while self._jobs and count + len(self._jobs[0].texts) <= self._max_texts:
+            job = self._jobs.popleft()
+            batch.append(job)
+            count += len(job.texts)
+        self._queued_texts -= count
+        if self._queued_texts < self._max_texts:
+            self._full.clear()
+        return batch

@@ -1,0 +1,140 @@
+"""A real nginx running the rendered configuration in front of two real upstream processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from ner_operator.gateway import GatewayConfig, Paths, render_nginx_conf
+
+from tests.failover import nginx
+from tests.failover.fake_region import free_port
+
+pytestmark = pytest.mark.integration
+TEXT = {"text": "李克强总理在北京会见了德国总理默克尔。"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Upstream:
+    """``python -m tests.failover.fake_region`` on a fixed loopback port; killable, restartable."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, *options: str) -> None:
+        command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
+        command += options
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port)], cwd=ROOT, stdin=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"upstream {self.name} exited"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"upstream {self.name} does not listen")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def upstreams() -> Iterator[tuple[Upstream, Upstream]]:
+    a, b = Upstream("a"), Upstream("b")
+    a.start()
+    b.start()
+    try:
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
+def _conf(prefix: Path, port: int, a: Upstream, b: Upstream, active: str) -> str:
+    config = GatewayConfig.active_passive(
+        "drill",
+        {"a": [a.address], "b": [b.address]},
+        active,
+        listen=f"127.0.0.1:{port}",
+        paths=Paths.in_prefix(prefix),
+        # As root nginx's workers would run as "nobody", who cannot enter pytest's tmp_path.
+        user="root" if os.getuid() == 0 else None,
+    )
+    return render_nginx_conf(config)
+
+
+async def _send(client: httpx.AsyncClient, n: int, concurrency: int = 8) -> list[str]:
+    """POST /predict n times; returns the region that answered each (or the error)."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one() -> str:
+        async with semaphore:
+            try:
+                response = await client.post("/predict", json=TEXT)
+            except httpx.HTTPError as e:
+                return f"error {type(e).__name__}"
+            if response.status_code != 200 or len(response.json()["entities"]) != 4:
+                return f"status {response.status_code}"
+            return response.headers["x-region"]
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def test_passive_failover_and_reload_lose_no_request(
+    tmp_path: Path, upstreams: tuple[Upstream, Upstream]
+) -> None:
+    a, b = upstreams
+    port = free_port()
+    server = nginx.Nginx(tmp_path, port)
+    server.start(_conf(tmp_path, port, a, b, active="a"))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert (await client.get("/healthz")).text == "ok\n"
+            assert set(await _send(client, 50)) == {"a"}
+
+            # The primary dies with POSTs in flight (it answers after 1 s, killed after 0.3 s):
+            # each was already sent, so only non_idempotent lets nginx retry it on the backup.
+            a.kill()
+            a.start("--mode", "slow", "--delay", "1")
+            in_flight = asyncio.create_task(_send(client, 8))
+            await asyncio.sleep(0.3)
+            a.kill()
+            assert set(await in_flight) == {"b"}, "in-flight requests were lost"
+            after_kill = await _send(client, 200)
+            assert set(after_kill) == {"b"}, f"errors after the primary died: {after_kill}"
+            log = server.access_log()
+            retried = [line for line in log if f"{a.address}, {b.address}" in line]
+            assert len(retried) >= 8, "in-flight POSTs were not retried on the backup"
+            assert all('"POST /predict' in line and " 200 " in line for line in retried)
+
+            # The operator's durable switch: b primary, a backup, reloaded under load.
+            a.start()
+            load = asyncio.create_task(_send(client, 400, concurrency=16))
+            await asyncio.sleep(0.2)
+            server.reload(_conf(tmp_path, port, a, b, active="b"))
+            during = await load
+            assert all(r in ("a", "b") for r in during), f"errors during reload: {during}"
+            await asyncio.sleep(0.5)  # old workers finish their requests and exit
+            assert set(await _send(client, 100)) == {"b"}
+    finally:
+        server.stop()

@@ -14,14 +14,22 @@ from pathlib import Path
 
 REQUIRED = ("msec", "upstream_addr", "upstream_status", "request_time", "status")
 _LIST = r"(?:, | : )"
+
+
+def _list_of(item: str) -> str:
+    """One value per try; nginx writes "-" for a try that has none (e.g. no connection)."""
+    return rf"(?:{item}|-)(?:{_LIST}(?:{item}|-))*"
+
+
 _PATTERNS = {
     "msec": r"\d+\.\d+",
     "request_time": r"\d+\.\d+",
     "status": r"\d{3}",
-    "upstream_addr": rf"-|[^\s,]+(?:{_LIST}[^\s,]+)*",
-    "upstream_status": rf"-|\d{{3}}(?:{_LIST}(?:\d{{3}}|-))*",
-    "upstream_response_time": rf"-|[\d.]+(?:{_LIST}(?:[\d.]+|-))*",
-    "upstream_connect_time": rf"-|[\d.]+(?:{_LIST}(?:[\d.]+|-))*",
+    "upstream_addr": _list_of(r"[^\s,]+"),
+    "upstream_status": _list_of(r"\d{3}"),
+    "upstream_response_time": _list_of(r"[\d.]+"),
+    "upstream_connect_time": _list_of(r"[\d.]+"),
+    "upstream_header_time": _list_of(r"[\d.]+"),
 }
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 

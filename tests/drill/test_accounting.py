@@ -143,9 +143,13 @@ def test_the_gateways_own_log_format_parses_with_the_answering_try(tmp_path: Pat
     log = tmp_path / "access.log"
     log.write_text(
         '1700000000.500 127.0.0.1 "POST /predict HTTP/1.1" 200 0.120 '
-        "127.0.0.1:1001, 127.0.0.1:2001 502, 200 0.001, 0.100 0.000, 0.000\n",
+        "127.0.0.1:1001, 127.0.0.1:2001 502, 200 0.001, 0.100 0.000, 0.000\n"
+        # A keep-alive connection that was already dead: no connect time for the first try.
+        '1700000000.600 127.0.0.1 "POST /predict HTTP/1.1" 200 0.121 '
+        "127.0.0.1:1001, 127.0.0.1:2001 502, 200 0.000, 0.121 -, 0.000\n",
         encoding="utf-8",
     )
-    (entry,) = accesslog.parse(log, LOG_FORMAT)
+    entry, dead_keepalive = accesslog.parse(log, LOG_FORMAT)
+    assert dead_keepalive.answered_by == "127.0.0.1:2001" and dead_keepalive.retried
     assert entry.answered_by == "127.0.0.1:2001" and entry.request == "POST /predict HTTP/1.1"
     assert entry.last_try_started == pytest.approx(1700000000.400)

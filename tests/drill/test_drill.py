@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from bench.drill import report
-from bench.drill.runner import DrillConfig, run_drill
+from bench.drill.runner import DrillConfig, Kill, run_drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
-async def test_losing_region_a_under_load_loses_no_request(tmp_path: Path) -> None:
-    config = DrillConfig(requests=2000, concurrency=30, quiet=True)
+@pytest.mark.parametrize("kill", ["sigkill", "sigterm"])
+async def test_losing_region_a_under_load_loses_no_request(kill: Kill, tmp_path: Path) -> None:
+    config = DrillConfig(requests=2000, concurrency=30, kill=kill, quiet=True)
     run = await run_drill(config, tmp_path)
     summary = report.summarize(run)
 

@@ -42,6 +42,10 @@ class Cluster:
     # Namespaces each region's objects were applied to before (status.regions[*].namespace), so a
     # namespace change can remove the objects left in the old one.
     previous_namespaces: Mapping[str, str] = field(default_factory=dict)
+    # Regions kept at full capacity while the failover timer moves traffic (status.failover
+    # .fullCapacity): a switch scales the target up before the gateway moves, and the source down
+    # only after (ner_operator.failover).
+    full_capacity: frozenset[str] = frozenset()
 
     @property
     def active_region(self) -> str:
@@ -96,6 +100,11 @@ def cluster_from_body(body: Mapping[str, Any]) -> Cluster:
         spec=parse_spec(body.get("spec") or {}),
         status_active_region=status.get("activeRegion"),
         annotations=dict(meta.get("annotations") or {}),
+        full_capacity=frozenset(
+            name
+            for name in ((status.get("failover") or {}).get("fullCapacity") or ())
+            if isinstance(name, str)
+        ),
         previous_namespaces={
             name: state["namespace"]
             for name, state in regions_status.items()

@@ -157,10 +157,32 @@ class State:
     def phase(self) -> Phase:
         return self.switch.phase if self.switch else "Stable"
 
+    @property
+    def serving(self) -> str:
+        """The region the gateway must send traffic to now (``status.activeRegion``)."""
+        switch = self.switch
+        if switch is None or switch.phase == "ScalingUp":
+            return self.active if switch is None else switch.source
+        return switch.target
+
+    @property
+    def full_capacity(self) -> tuple[str, ...]:
+        """Regions that must run at full capacity now (``status.failover.fullCapacity``)."""
+        switch = self.switch
+        if switch is None:
+            return (self.active,)
+        if switch.kind == "failover" and switch.phase == "Switching":
+            return (switch.target,)
+        # A planned switch keeps the source full until it completes: the gateway's pods roll to
+        # the new config one by one and some still send traffic to the source.
+        return (switch.source, switch.target)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "active": self.active,
             "phase": self.phase,
+            "serving": self.serving,
+            "fullCapacity": list(self.full_capacity),
             "regions": {name: _health_to_dict(h) for name, h in sorted(self.regions.items())},
             "switch": None if self.switch is None else _camel(self.switch.__dict__),
             "lastSwitchAt": self.last_switch_at,
@@ -418,26 +440,14 @@ def _decision(
     reason: str,
     events: tuple[Event, ...] = (),
 ) -> Decision:
-    switch = state.switch
-    full: tuple[str, ...]
-    if switch is None:
-        active, full = state.active, (state.active,)
-    elif switch.phase == "ScalingUp":
-        active, full = switch.source, (switch.source, switch.target)
-    elif switch.kind == "failover":
-        active, full = switch.target, (switch.target,)
-    else:
-        # Until the switch completes the source keeps full capacity: the gateway's pods roll
-        # to the new config one by one and some still send traffic to the source.
-        active, full = switch.target, (switch.source, switch.target)
     regions = state.regions
     return Decision(
         action=action,
         target=target,
         reason=reason,
         phase=state.phase,
-        active_region=active,
-        full_capacity=full,
+        active_region=state.serving,
+        full_capacity=state.full_capacity,
         events=events,
         degraded=tuple(
             sorted(n for n, h in regions.items() if h.up and h.control_plane_ok is False)

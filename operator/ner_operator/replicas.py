@@ -24,7 +24,11 @@ def plan(cluster: Cluster, region: Region) -> ReplicaPlan:
     region's floor is ``warmReplicas``. The ceiling never drops below the floor.
     """
     spec = cluster.spec
-    serving = spec.mode == "activeActive" or region.name == cluster.active_region
+    serving = (
+        spec.mode == "activeActive"
+        or region.name == cluster.active_region
+        or region.name in cluster.full_capacity
+    )
     if serving:
         hpa_min = max(spec.autoscaling.min_replicas, region.replicas)
         # With an HPA the Deployment starts where the HPA would put it anyway.

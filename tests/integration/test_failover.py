@@ -1,0 +1,178 @@
+"""The failover timer of the real operator: emulated regions, real HTTP endpoints per region."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.failover.fake_region import free_port
+from tests.support import samples
+from tests.support.harness import NAMESPACE, NERCLUSTERS, World, eventually
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGMAPS = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+EVENTS = f"/api/v1/namespaces/{NAMESPACE}/events"
+# Time scaled down 4x from the defaults (2 s probes, threshold 3), ratios kept.
+FAILOVER = {
+    "probeIntervalSeconds": 0.5,
+    "probeTimeoutSeconds": 0.5,
+    "failureThreshold": 3,
+    "successThreshold": 5,
+    "cooldownSeconds": 3,
+    "minSwitchIntervalSeconds": 6,
+}
+
+
+class Endpoint:
+    """A region's endpoint: a real HTTP server process (``tests.failover.fake_region``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, mode: str = "ok") -> None:
+        command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
+        command += ["--port", str(self.port), "--mode", mode]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def endpoints() -> Iterator[dict[str, Endpoint]]:
+    found = {"region-a": Endpoint("a"), "region-b": Endpoint("b")}
+    for endpoint in found.values():
+        endpoint.start()
+    try:
+        yield found
+    finally:
+        for endpoint in found.values():
+            endpoint.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fast_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NER_OPERATOR_FAILOVER_TICK_SECONDS", "0.1")
+
+
+async def _create(world: World, endpoints: dict[str, Endpoint], **failover: Any) -> None:
+    spec = samples.spec(
+        failover={**FAILOVER, **failover},
+        gateway={"enabled": True, "serviceType": "ClusterIP"},
+        autoscaling={"enabled": False},
+    )
+    for region in spec["regions"]:
+        region["endpoint"] = endpoints[region["name"]].url
+    await world.management.create(NERCLUSTERS, samples.nercluster(namespace=NAMESPACE, spec_=spec))
+
+
+async def _status(world: World) -> dict[str, Any]:
+    return ((await world.nercluster()) or {}).get("status") or {}
+
+
+async def _replicas(world: World, region: str) -> int | None:
+    deployment = await world.regions[region].object("Deployment", "demo")
+    return None if deployment is None else int(deployment["spec"]["replicas"])
+
+
+async def _gateway_primary(world: World, endpoints: dict[str, Endpoint]) -> str | None:
+    configmap = await world.management.get(f"{CONFIGMAPS}/demo-gateway")
+    if configmap is None:
+        return None
+    conf = configmap["data"]["nginx.conf"]
+    for region, endpoint in endpoints.items():
+        server = f"server 127.0.0.1:{endpoint.port} "
+        line = next((x for x in conf.splitlines() if server in x), "")
+        if line and "backup" not in line:
+            return region
+    return None
+
+
+async def _pods_ready(world: World, region: str, ready: int) -> None:
+    path = "/apis/apps/v1/namespaces/ner/deployments/demo"
+    patch = {"status": {"replicas": ready, "readyReplicas": ready, "availableReplicas": ready}}
+    status, _ = await world.regions[region].request(
+        "PATCH", path + "/status", patch, "application/merge-patch+json"
+    )
+    if status != 200:  # an emulator without the status subresource stores it on the object
+        await world.regions[region].merge_patch(path, patch)
+
+
+async def _event_reasons(world: World) -> list[str]:
+    listing = await world.management.get(EVENTS) or {}
+    return [e.get("reason", "") for e in listing.get("items") or []]
+
+
+async def _serving(world: World, endpoints: dict[str, Endpoint], region: str) -> bool:
+    status = await _status(world)
+    other = "region-b" if region == "region-a" else "region-a"
+    return (
+        status.get("activeRegion") == region
+        and (status.get("failover") or {}).get("phase") == "Stable"
+        and await _replicas(world, region) == 3
+        and await _replicas(world, other) == 1
+        and await _gateway_primary(world, endpoints) == region
+    )
+
+
+async def test_primary_killed_fails_over_then_fails_back(
+    world: World, endpoints: dict[str, Endpoint]
+) -> None:
+    world.operator()
+    await _create(world, endpoints)
+    await eventually(lambda: _serving(world, endpoints, "region-a"), within=30)
+
+    async def healthy() -> dict[str, Any]:
+        health = (await _status(world)).get("health") or {}
+        assert (health.get("region-a") or {}).get("healthy") is True, health
+        return health
+
+    health = await eventually(healthy, within=10)
+    assert health["region-b"]["consecutiveSuccesses"] >= 1
+    assert health["region-a"]["latencyMs"] > 0
+
+    endpoints["region-a"].kill()
+    killed = time.monotonic()
+    await eventually(lambda: _serving(world, endpoints, "region-b"), within=15)
+    took = time.monotonic() - killed
+    # 3 probes 0.5 s apart, then one reconcile; generous for a loaded CI machine.
+    assert took < 8, took
+    status = await _status(world)
+    assert status["lastFailover"]["from"] == "region-a"
+    assert status["lastFailover"]["to"] == "region-b"
+    assert "failed 3 probes" in status["lastFailover"]["reason"]
+    failed_over = next(c for c in status["conditions"] if c["type"] == "FailedOver")
+    assert failed_over["status"] == "True"
+    assert status["health"]["region-a"]["healthy"] is False
+    reasons = await _event_reasons(world)
+    assert "FailoverStarted" in reasons
+    assert "FailoverCompleted" in reasons
+
+    # Region A comes back: auto failback after the cooldown and the switch interval. The
+    # emulator runs no pods, so play the kubelet: region A's pods become ready.
+    endpoints["region-a"].start()
+
+    async def a_scaled_up() -> bool:
+        return await _replicas(world, "region-a") == 3
+
+    await eventually(a_scaled_up, within=30)
+    assert (await _status(world))["activeRegion"] == "region-b"  # capacity before traffic
+    assert await _replicas(world, "region-b") == 3
+    await _pods_ready(world, "region-a", 3)
+    await eventually(lambda: _serving(world, endpoints, "region-a"), within=30)
+    assert "FailbackCompleted" in await _event_reasons(world)

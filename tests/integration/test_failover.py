@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -176,3 +177,40 @@ async def test_primary_killed_fails_over_then_fails_back(
     await _pods_ready(world, "region-a", 3)
     await eventually(lambda: _serving(world, endpoints, "region-a"), within=30)
     assert "FailbackCompleted" in await _event_reasons(world)
+
+
+async def test_wrong_answers_trigger_failover(world: World, endpoints: dict[str, Endpoint]) -> None:
+    world.operator()
+    await _create(world, endpoints)
+    await eventually(lambda: _serving(world, endpoints, "region-a"), within=30)
+    # Region A keeps answering 200, with 北京 as an ORG: wrong, so down.
+    endpoints["region-a"].kill()
+    endpoints["region-a"].start("wrong")
+    await eventually(lambda: _serving(world, endpoints, "region-b"), within=15)
+    reason = (await _status(world))["lastFailover"]["reason"]
+    assert "北京 found as ORG instead of LOC" in reason
+
+
+async def test_region_api_down_but_endpoint_healthy_does_not_fail_over(
+    world: World, endpoints: dict[str, Endpoint]
+) -> None:
+    world.operator()
+    await _create(world, endpoints)
+    await eventually(lambda: _serving(world, endpoints, "region-a"), within=30)
+    await world.regions["region-a"].stop_serving()
+
+    async def degraded() -> dict[str, Any]:
+        status = await _status(world)
+        health = status["health"]["region-a"]
+        assert health["controlPlaneOk"] is False, health
+        assert "Degraded" in health["reason"]
+        assert "ControlPlaneDegraded" in await _event_reasons(world)
+        return status
+
+    await eventually(degraded, within=15)
+    await asyncio.sleep(3)  # 6 probe rounds: twice the failure threshold
+    status = await _status(world)
+    assert status["activeRegion"] == "region-a"
+    assert status["failover"]["phase"] == "Stable"
+    assert "lastFailover" not in status
+    assert await _gateway_primary(world, endpoints) == "region-a"

@@ -49,3 +49,11 @@ drill: setup ## disaster drill: lose region A under load (SIGKILL x5, SIGTERM, r
 	$(PY) -m bench.drill --kill sigterm --runs 2
 	$(PY) -m bench.drill --rolling --runs 2
 	$(PY) -m bench.drill --kill sigstop --runs 2
+
+.PHONY: bench-serve
+bench-serve: setup ## HTTP server under wrk: req/s, p50/p99 at c=50, batch-32 sent/s -> bench/results/serve.json
+	$(PY) bench/serve.py
+
+.PHONY: bench-failover
+bench-failover: setup ## operator failover: detect_s, failover_s (median of 5), failovers_during_flap -> bench/results/failover.json
+	$(PY) bench/failover.py

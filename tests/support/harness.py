@@ -199,6 +199,8 @@ class World:
 
     async def close(self) -> None:
         for operator in self.operators:
+            operator.terminate()
+        for operator in self.operators:
             operator.stop()
         for server in (self.management, *self.regions.values()):
             await server.close()
@@ -247,12 +249,17 @@ class Operator:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
+    def terminate(self) -> None:
+        """SIGTERM, without waiting for the exit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -108,6 +108,12 @@ def run_wrk(port: int, bodies: list[str], concurrency: int, seconds: float) -> d
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def mean_batch_size(port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
@@ -116,15 +122,17 @@ def mean_batch_size(port: int) -> float:
     return total / count if count else 0.0
 
 
-def model_batch32(texts: list[str], seconds: float) -> float:
-    """The model alone, in this process, as many threads as the server uses by default."""
+def model_batch32(texts: list[str], seconds: float) -> tuple[float, float]:
+    """The model alone, in this process, as many threads as the server uses by default:
+    sentences/s and CPU milliseconds per sentence."""
     model = load(threads=int(os.environ.get("NER_TORCH_THREADS", "0")) or None)
     model.predict(texts[:64])
-    done, started = 0, time.perf_counter()
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         model.predict(texts[done % 3000 : done % 3000 + 32])
         done += 32
-    return done / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return done / elapsed, 1000 * cpu / done
 
 
 def main() -> None:
@@ -138,7 +146,7 @@ def main() -> None:
     texts = [text for text, _ in msra.read("test")]
     random.Random(0).shuffle(texts)
     load_before = os.getloadavg()[0]
-    model_sps = model_batch32(texts, min(args.seconds, 10.0))
+    model_sps, model_cpu_ms = model_batch32(texts, min(args.seconds, 10.0))
 
     single = [json.dumps({"text": t}, ensure_ascii=False) for t in texts]
     batches = [
@@ -149,7 +157,11 @@ def main() -> None:
     server = start_server(port)
     try:
         run_wrk(port, single, args.concurrency, 3)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
         one = run_wrk(port, single, args.concurrency, args.seconds)
+        one["server_cpu_ms_per_req"] = round(
+            1000 * (cpu_seconds(server.pid) - cpu_before) / one["requests"], 3
+        )
         one["mean_batch_size"] = round(mean_batch_size(port), 1)
         batch = run_wrk(port, batches, args.batch_concurrency, args.seconds)
         batch["sent_per_s"] = round(batch["req_per_s"] * 32, 1)
@@ -161,7 +173,10 @@ def main() -> None:
         **one,
         "batch32": batch,
         "model_batch32_sent_per_s": round(model_sps, 1),
+        "model_cpu_ms_per_sentence": round(model_cpu_ms, 3),
         "server_to_model_ratio": round(one["req_per_s"] / model_sps, 2),
+        # Load-independent: the model's CPU per sentence over the server's CPU per request.
+        "cpu_efficiency": round(model_cpu_ms / one["server_cpu_ms_per_req"], 2),
         "loadavg_1m_before": round(load_before, 2),
         "cpus": os.cpu_count(),
         "settings": {k: v for k, v in os.environ.items() if k.startswith("NER_")},
@@ -180,6 +195,12 @@ def main() -> None:
     print(
         f"server/model ratio: {result['server_to_model_ratio']}, "
         f"mean batch {one['mean_batch_size']} texts"
+    )
+    # CPU time per unit of work hardly depends on what else runs on the machine.
+    print(
+        f"CPU per request, server (HTTP + batching + model): {one['server_cpu_ms_per_req']} ms; "
+        f"CPU per sentence, model alone: {round(model_cpu_ms, 3)} ms "
+        f"(efficiency {result['cpu_efficiency']})"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from ner_inference.builtin import msra
 from ner_inference.server.app import create_app
 from ner_inference.server.settings import Settings
 
@@ -161,3 +165,49 @@ def test_random_paths_share_one_metrics_label(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert 'route="other",status="404"' in text
     assert "/wp-admin" not in text
+
+
+def test_the_web_page_and_its_files_are_served_by_the_app(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert int(page.headers["content-length"]) == len(page.content) > 0
+    for name, media_type in (("app.js", "javascript"), ("style.css", "text/css")):
+        asset = client.get(f"/static/{name}")
+        assert asset.status_code == 200 and media_type in asset.headers["content-type"]
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_missing_weights_fail_health_and_readiness_with_the_reason(tmp_path: Path) -> None:
+    app = create_app(Settings(model_path=str(tmp_path / "missing.pt")))
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/ready").json()["detail"] == "model is loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ready, health = client.get("/ready"), client.get("/health")
+        predict = client.post("/predict", json={"text": SENTENCE})
+    assert ready.status_code == 503 and "missing.pt" in ready.json()["detail"]
+    assert health.status_code == 503  # liveness fails: Kubernetes restarts the pod
+    assert predict.status_code == 503 and "failed to load" in predict.json()["detail"]
+
+
+def test_health_fails_while_one_batch_runs_longer_than_the_stuck_limit() -> None:
+    # A second or more of work in one batch.
+    long_texts = ["".join(text for text, _ in msra.read("test")[:150])] * 8
+    with ready_client(create_app(Settings(stuck_seconds=0.3))) as client:
+        answers: list[int] = []
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                client.post("/predict", json={"texts": long_texts}).status_code
+            )
+        )
+        worker.start()
+        time.sleep(0.8)
+        during = client.get("/health")
+        worker.join(120)
+        after = client.get("/health")
+    assert during.status_code == 503
+    assert "inference has been running one batch" in during.json()["detail"]
+    assert answers == [200]
+    assert after.status_code == 200

@@ -97,8 +97,8 @@ def test_sigterm_turns_unready_serves_on_for_the_drain_period_and_loses_nothing(
 
 
 def test_a_request_in_flight_when_the_drain_ends_completes() -> None:
-    texts = [text for text, _ in msra.read("test")[:128]] * 8  # seconds of work
-    drain = 0.5
+    texts = [text for text, _ in msra.read("test")[:128]] * 8  # a second or more of work
+    drain = 0.3
     with server_process(NER_DRAIN_SECONDS=str(drain), NER_MAX_BATCH_TEXTS="1024") as server:
         with server.client() as http:
             wait_ready(http)

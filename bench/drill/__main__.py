@@ -48,6 +48,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="how region A is lost: killed, stopped gracefully, or frozen (SIGCONT later)",
     )
     ap.add_argument("--rolling", action="store_true", help="restart region A's servers one by one")
+    ap.add_argument(
+        "--with-operator",
+        action="store_true",
+        help="the real operator (on API emulators) decides failover/failback; nginx follows it",
+    )
     ap.add_argument("--servers-per-region", type=int, default=2)
     ap.add_argument("--kill-at", type=float, default=0.25, help="fraction of requests done")
     ap.add_argument("--restart-at", type=float, default=0.35, help="fraction of requests done")
@@ -84,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         kill_at=args.kill_at,
         restart_at=args.restart_at,
         drain_seconds=args.drain_seconds,
+        with_operator=args.with_operator,
     )
     summaries: list[report.Summary] = []
     runs: list[Run] = []
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args.results.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {args.results}")
     if not args.no_docs:
-        if config.variant == "sigkill":
+        if config.variant == "sigkill":  # the picture is the main drill's
             plot.timeline(
                 runs[summaries.index(worst)],
                 args.docs / "drill.png",
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{worst['requests']} requests, {worst['lost']} lost, "
                 f"switch {worst['switch_ms']} ms",
             )
+        args.docs.mkdir(parents=True, exist_ok=True)
         (args.docs / "drill.md").write_text(docs.markdown(variants), encoding="utf-8")
         print(f"wrote {args.docs / 'drill.md'}")
     return 1 if any(s["lost"] for s in summaries) else 0

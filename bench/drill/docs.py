@@ -11,6 +11,7 @@ TITLES = {
     "sigterm": "Graceful stop: SIGTERM of every region-A process (`--kill sigterm`)",
     "rolling": "Rolling restart of region A, one server at a time (`--rolling`)",
     "sigstop": "Hung region: SIGSTOP of every region-A process, SIGCONT later (`--kill sigstop`)",
+    "sigkill+operator": "Region loss with the operator deciding (`--with-operator`)",
 }
 
 INTRO = """\
@@ -95,6 +96,16 @@ NOTES = {
         "the next; the other region-A server carries the traffic, so region B is not needed "
         "and **switch** does not apply."
     ),
+    "sigkill+operator": (
+        "The same region loss, but the real operator (`python -m ner_operator`, against the API "
+        "emulators of its tests) probes both regions every 0.5 s (`/ready` plus the golden "
+        "inference), fails over after 3 bad probes and fails back after 5 good ones, a 3 s "
+        "cooldown and 6 s of flap damping (the CRD defaults scaled down 4x). The drill renders "
+        "the gateway again for each `status.activeRegion` the operator writes and reloads nginx. "
+        "**operator failover** = SIGKILL to `activeRegion: region-b`; **operator failback** = "
+        "region A ready to `activeRegion: region-a`. Traffic moved long before, inside nginx "
+        "(switch); the reloads in the middle of the load lose nothing either."
+    ),
     "sigstop": (
         "Frozen processes still accept connections (the kernel completes the handshake) but never "
         "answer, like a region behind a partition that drops replies. nginx gives up on a try "
@@ -141,7 +152,7 @@ def _variant(name: str, entry: dict[str, Any]) -> str:
 
 def markdown(variants: dict[str, Any]) -> str:
     parts = [INTRO]
-    for name in ("sigkill", "sigterm", "rolling", "sigstop"):
+    for name in ("sigkill", "sigterm", "rolling", "sigstop", "sigkill+operator"):
         if name in variants:
             parts.append(_variant(name, variants[name]))
         if name == "sigkill":

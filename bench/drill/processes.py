@@ -99,6 +99,7 @@ class Server:
 class Region:
     name: str
     servers: list[Server] = field(default_factory=list)
+    up: bool = False  # every server answered /ready since the last loss
 
     @property
     def addresses(self) -> list[str]:
@@ -115,6 +116,7 @@ class Region:
     async def wait_ready(self, within: float = 120.0) -> None:
         async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
             await asyncio.gather(*(s.wait_ready(client, within) for s in self.servers))
+        self.up = True
 
     async def wait_exit(self, within: float) -> None:
         codes = await asyncio.gather(*(s.wait_exit(within) for s in self.servers))

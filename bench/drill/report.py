@@ -74,6 +74,8 @@ def summarize(run: Run) -> Summary:
     failback = (
         None if ready is None else _first_answer(predict, set(run.regions[lost_region]), ready)
     )
+    failover_seen = event_time(run, f"operator: {other} active")
+    failback_seen = event_time(run, f"operator: {lost_region} active")
     region_latency = {
         name: _latency_ms([e.request_time for e in predict if regions.get(e.answered_by) == name])
         for name in names
@@ -87,6 +89,13 @@ def summarize(run: Run) -> Summary:
         "switch_ms": _ms(switch),
         "reroute_ms": _ms(reroute),
         "failback_ms": _ms(failback),
+        # --with-operator: when status.activeRegion changed (the control plane's decision)
+        "operator_failover_ms": _ms(
+            None if loss is None or failover_seen is None else failover_seen - loss
+        ),
+        "operator_failback_ms": _ms(
+            None if ready is None or failback_seen is None else failback_seen - ready
+        ),
         "max_gap_ms": _ms(max((b - a for a, b in itertools.pairwise(ends)), default=0)),
         "p50_ms": _ms(_percentile(latencies, 0.50)),
         "p99_ms": _ms(_percentile(latencies, 0.99)),
@@ -137,7 +146,10 @@ COLUMNS = (
     ("p99_ms", "p99 ms"),
     ("req_per_s", "req/s"),
     ("nginx_retried", "nginx retries"),
+    ("operator_failover_ms", "operator failover ms"),
+    ("operator_failback_ms", "operator failback ms"),
 )
+OPTIONAL = {"operator_failover_ms", "operator_failback_ms"}  # shown when a run has them
 
 
 def _cell(value: Any) -> str:
@@ -146,10 +158,15 @@ def _cell(value: Any) -> str:
 
 def table(summaries: list[Summary], labels: list[str]) -> str:
     """A Markdown table (readable in a terminal too), one row per run."""
-    header = "| " + " | ".join(title for _, title in COLUMNS) + " |"
-    rule = "| " + " | ".join("---" for _ in COLUMNS) + " |"
+    columns = [
+        (key, title)
+        for key, title in COLUMNS
+        if key not in OPTIONAL or any(s.get(key) is not None for s in summaries)
+    ]
+    header = "| " + " | ".join(title for _, title in columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
     rows = [
-        "| " + " | ".join([label] + [_cell(s.get(key)) for key, _ in COLUMNS[1:]]) + " |"
+        "| " + " | ".join([label] + [_cell(s.get(key)) for key, _ in columns[1:]]) + " |"
         for label, s in zip(labels, summaries, strict=True)
     ]
     return "\n".join([header, rule, *rows])

@@ -17,6 +17,7 @@ from typing import Literal
 import httpx
 
 from bench.drill import accesslog
+from bench.drill.control import ControlPlane
 from bench.drill.gateway import RenderedGateway, render_gateway
 from bench.drill.load import Outcome, Progress, run_load
 from bench.drill.nginx import Nginx
@@ -46,11 +47,13 @@ class DrillConfig:
     drain_seconds: float = 1.0  # NER_DRAIN_SECONDS of the servers (the SIGTERM variant)
     torch_threads: int = 1  # 4+ model processes share 2 cores
     timeout: float = 30.0  # per request, client side
+    with_operator: bool = False  # the real operator decides failover and failback
     quiet: bool = False
 
     @property
     def variant(self) -> str:
-        return "rolling" if self.rolling else self.kill
+        name = "rolling" if self.rolling else self.kill
+        return f"{name}+operator" if self.with_operator else name
 
 
 @dataclass
@@ -116,6 +119,7 @@ async def _schedule(
         return
     lost_at = time.time()
     region.signal(LOSS_SIGNALS[config.kill])
+    region.up = False
     mark(f"{config.kill} region {region.name}", lost_at)
     if config.kill == "sigstop":
         # Frozen, not dead: the kernel still accepts connections, nobody answers them.
@@ -148,6 +152,7 @@ async def run_drill(
     render: Renderer | None = None,
 ) -> Run:
     with _work_dir(work_dir) as root:
+        stack = contextlib.AsyncExitStack()
         logs = root / "servers"
         logs.mkdir(exist_ok=True)
         env = {
@@ -173,9 +178,28 @@ async def run_drill(
             _say(config, f"nginx on {listen[0]}:{listen[1]} ({gateway.access_log})")
             progress = Progress(config.requests)
             events: list[tuple[str, float]] = []
+            background = []
+            if config.with_operator:
+                control = ControlPlane(root / "operator")
+                stack.push_async_callback(control.close)
+                _say(config, "starting the operator and the API emulators ...")
+                await control.start({name: f"http://{addrs[0]}" for name, addrs in regions.items()})
+                up = {r.name: r for r in (region_a, region_b)}
+
+                async def switch(active: str) -> None:
+                    seen = time.time()
+                    conf = (render or render_gateway)(regions, active, listen, root / "nginx").conf
+                    await asyncio.to_thread(nginx.reload, conf)
+                    events.append((f"operator: {active} active", seen))
+                    events.append((f"nginx reloaded: {active} primary", time.time()))
+                    _say(config, f"  >> operator: {active} active; nginx reloaded")
+
+                background.append(control.follow(switch, region_a.name))
+                background.append(control.kubelet(lambda name: up[name].up))
             started = time.time()
             printer = asyncio.create_task(_print_progress(config, progress, started))
             schedule = asyncio.create_task(_schedule(config, progress, region_a, events))
+            tasks = [asyncio.create_task(coroutine) for coroutine in background]
             try:
                 outcomes = await run_load(
                     listen[0],
@@ -188,11 +212,12 @@ async def run_drill(
                 finished = time.time()
                 await asyncio.wait_for(schedule, timeout=240)
             finally:
-                printer.cancel()
-                schedule.cancel()
+                for task in (printer, schedule, *tasks):
+                    task.cancel()
         finally:
             nginx.stop()
             stop_all([region_a, region_b])
+            await stack.aclose()
         entries = [e for e in accesslog.parse(gateway.access_log, gateway.log_format)]
         entries = [e for e in entries if e.msec >= started - 0.001]
         return Run(config, regions, outcomes, entries, events, started, finished, root)

@@ -57,3 +57,13 @@ bench-serve: setup ## HTTP server under wrk: req/s, p50/p99 at c=50, batch-32 se
 .PHONY: bench-failover
 bench-failover: setup ## operator failover: detect_s, failover_s (median of 5), failovers_during_flap -> bench/results/failover.json
 	$(PY) bench/failover.py
+
+.PHONY: chart-sync
+chart-sync: ## copy crds/nerclusters.yaml into the Helm chart and config/crd (byte-identical copies)
+	cp crds/nerclusters.yaml charts/ner-operator/crds/nerclusters.yaml
+	cp crds/nerclusters.yaml config/crd/nerclusters.yaml
+	cp charts/ner-operator/crds/kopfpeerings.yaml config/crd/kopfpeerings.yaml
+
+.PHONY: install-check
+install-check: setup ## chart (helm lint/render), kustomize, examples, RBAC, Argo CD health, Dockerfile tests
+	$(VENV)/bin/pytest tests/install

@@ -102,6 +102,8 @@ def summarize(run: Run) -> Summary:
         "max_ms": _ms(latencies[-1] if latencies else None),
         "req_per_s": round(len(outcomes) / duration, 1),
         "duration_s": round(duration, 2),
+        # The load generator shares the 2 cores with the servers: what it took of them.
+        "client_cpu_share": round(run.client_cpu_seconds / duration, 3),
         "concurrency": run.config.concurrency,
         "nginx_logged": len(predict),
         "nginx_non_2xx": sum(not 200 <= e.status < 300 for e in predict),

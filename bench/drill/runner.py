@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -68,7 +68,7 @@ class Run:
     started: float
     finished: float
     work_dir: Path
-    logs: dict[str, str] = field(default_factory=dict)
+    client_cpu_seconds: float = 0.0  # this process (the load generator) during the load
 
 
 def load_texts(seed: int) -> list[str]:
@@ -197,6 +197,7 @@ async def run_drill(
                 background.append(control.follow(switch, region_a.name))
                 background.append(control.kubelet(lambda name: up[name].up))
             started = time.time()
+            cpu_before = time.process_time()
             printer = asyncio.create_task(_print_progress(config, progress, started))
             schedule = asyncio.create_task(_schedule(config, progress, region_a, events))
             tasks = [asyncio.create_task(coroutine) for coroutine in background]
@@ -210,6 +211,7 @@ async def run_drill(
                     request_timeout=config.timeout,
                 )
                 finished = time.time()
+                client_cpu = time.process_time() - cpu_before
                 await asyncio.wait_for(schedule, timeout=240)
             finally:
                 for task in (printer, schedule, *tasks):
@@ -220,4 +222,4 @@ async def run_drill(
             await stack.aclose()
         entries = [e for e in accesslog.parse(gateway.access_log, gateway.log_format)]
         entries = [e for e in entries if e.msec >= started - 0.001]
-        return Run(config, regions, outcomes, entries, events, started, finished, root)
+        return Run(config, regions, outcomes, entries, events, started, finished, root, client_cpu)

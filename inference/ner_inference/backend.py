@@ -28,8 +28,7 @@ def load_backend(settings: Settings) -> Backend:
     threads = settings.threads()
     if settings.backend == "raner":
         # Imported lazily: modelscope and transformers are an optional extra and slow to import.
-        # (The ignore keeps mypy clean while ner_inference.raner is being written.)
-        from ner_inference.raner import load as load_raner  # type: ignore[import-not-found,unused-ignore]
+        from ner_inference.raner import load as load_raner
 
         backend: Backend = load_raner(model=settings.model_path or RANER_HUB_MODEL, threads=threads)
         return backend

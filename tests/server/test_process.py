@@ -216,3 +216,12 @@ def test_a_huge_declared_length_is_refused_before_the_body(small_limits: Running
         status, _, body = read_response(sock, bytearray())
     assert status == 413
     assert json.loads(body) == {"detail": "request body is larger than the limit of 4096 bytes"}
+
+
+def test_without_a_drain_period_sigterm_exits_at_once_and_cleanly() -> None:
+    with server_process(NER_DRAIN_SECONDS="0") as server, server.client() as http:
+        wait_ready(http)
+        sigterm_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(15) == 0
+        assert time.monotonic() - sigterm_at < 5

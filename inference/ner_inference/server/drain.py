@@ -36,10 +36,11 @@ class DrainingServer(uvicorn.Server):
         self.drain_seconds = drain_seconds
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig != signal.SIGTERM or self.drain_seconds <= 0:
+        if sig != signal.SIGTERM:  # Ctrl+C: uvicorn's own graceful stop, no drain period
             super().handle_exit(sig, frame)
             return
-        if self.serving.draining:  # a second SIGTERM: stop draining
+        if self.serving.draining or self.drain_seconds <= 0:  # a second SIGTERM: stop now
+            self.serving.begin_drain()
             self.should_exit = True
             return
         self.serving.begin_drain()

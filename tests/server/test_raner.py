@@ -7,13 +7,13 @@ model's output layer is set so that it tags every token with one chosen label.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("modelscope")
 
 from ner_inference.entities import Entity
-from ner_inference.raner import WINDOW, RanerBackend, entities_of, load
+from ner_inference.raner import WINDOW, RanerBackend, entities_of, load, write_random_model
 
 HUB_FILES = {"configuration.json", "config.json", "pytorch_model.bin", "vocab.txt"}
 LABELS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -31,51 +31,26 @@ CHARS = "李克强总理在北京会见了德国默克尔。人民银行上海"
 
 def build_tiny_raner(directory: Path, label: str) -> Path:
     """Random weights, a tiny vocabulary, the hub's files; every token is tagged ``label``."""
-    import torch
-    from modelscope.models.nlp import ModelForTokenClassificationWithCRF
-
-    directory.mkdir(parents=True)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     vocab = specials + list(CHARS) + ["hello", "##lo", "hel", "world"]
-    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    label2id = {name: index for index, name in enumerate(LABELS)}
-    backbone = {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": len(vocab),
-        "hidden_size": 16,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 32,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": 128,
-        "type_vocab_size": 2,
-        "initializer_range": 0.02,
-        "layer_norm_eps": 1e-12,
-        "pad_token_id": 0,
-        "label2id": label2id,
-        "id2label": {str(index): name for name, index in label2id.items()},
-    }
-    (directory / "config.json").write_text(json.dumps(backbone, indent=2))
-    configuration = {
-        "framework": "pytorch",
-        "task": "named-entity-recognition",
-        "pipeline": {"type": "named-entity-recognition"},
-        "model": {"type": "transformer-crf"},
-        "preprocessor": {"type": "sequence-labeling-tokenizer"},
-    }
-    (directory / "configuration.json").write_text(json.dumps(configuration, indent=2))
-    model = ModelForTokenClassificationWithCRF(model_dir=str(directory))
-    with torch.no_grad():
+
+    def tag_everything(model: Any) -> None:
         model.head.linear.weight.zero_()
         model.head.linear.bias.fill_(-10.0)
-        model.head.linear.bias[label2id[label]] = 10.0
+        model.head.linear.bias[LABELS.index(label)] = 10.0
         for name in ("transitions", "start_transitions", "end_transitions"):
             getattr(model.head.crf, name).zero_()
-    torch.save(model.state_dict(), directory / "pytorch_model.bin")
-    return directory
+
+    return write_random_model(
+        directory,
+        vocab,
+        LABELS,
+        hidden_size=16,
+        layers=1,
+        heads=2,
+        intermediate_size=32,
+        adjust=tag_everything,
+    )
 
 
 @pytest.fixture(scope="module")

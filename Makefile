@@ -67,3 +67,12 @@ chart-sync: ## copy crds/nerclusters.yaml into the Helm chart and config/crd (by
 .PHONY: install-check
 install-check: setup ## chart (helm lint/render), kustomize, examples, RBAC, Argo CD health, Dockerfile tests
 	$(VENV)/bin/pytest tests/install
+
+.PHONY: operator
+OPERATOR_ARGS ?= --all-namespaces --standalone
+operator: setup ## run the operator against the current kubeconfig (OPERATOR_ARGS, default: --all-namespaces --standalone)
+	$(PY) -m ner_operator $(OPERATOR_ARGS)
+
+.PHONY: bench-operator
+bench-operator: setup ## operator: NerCluster created -> every object in both regions (median of 7) -> bench/results/operator.json
+	$(PY) bench/operator.py

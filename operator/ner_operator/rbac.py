@@ -25,6 +25,7 @@ MANAGEMENT_API_CALLS: tuple[ApiCall, ...] = (
     ApiCall("", "secrets", ("get",), "kubeconfig Secrets of the regions (regions.ClusterClients)"),
     ApiCall("", "events", ("create",), "kopf.info/warn and handler results post core/v1 Events"),
     ApiCall("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch"), "kopf peering"),
+    ApiCall("", "namespaces", ("list", "watch"), "kopf's namespace observer (cluster-scoped)"),
     ApiCall(
         "apiextensions.k8s.io",
         "customresourcedefinitions",

@@ -128,6 +128,9 @@ class TargetClient:
         self.api = api
         self.timeout = timeout
         self.server = str(api.configuration.host)
+        # Namespaces seen to exist: not asked again on every reconcile. Forgotten when a call
+        # to this cluster fails (the namespace may be what went missing).
+        self.known_namespaces: set[str] = set()
 
     async def _call(
         self,
@@ -212,8 +215,11 @@ class TargetClient:
 
     async def ensure_namespace(self, namespace: str) -> bool:
         """Create the namespace if it is missing; True if it was created."""
+        if namespace in self.known_namespaces:
+            return False
         try:
             await self._call("GET", f"/api/v1/namespaces/{namespace}")
+            self.known_namespaces.add(namespace)
             return False
         except ApiException as e:
             if e.status != 404:
@@ -228,6 +234,7 @@ class TargetClient:
         except ApiException as e:
             if e.status != 409:  # created meanwhile by someone else: fine
                 self._fail(e)
+        self.known_namespaces.add(namespace)
         return True
 
     async def close(self) -> None:

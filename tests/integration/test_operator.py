@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.support import samples
@@ -334,3 +336,25 @@ async def test_two_replicas_with_peering_only_one_acts(world: World) -> None:
         return await world.regions["region-a"].object("Deployment", "demo") is not None
 
     await eventually(taken_over)
+
+
+async def test_metrics_count_reconciles_per_region(world: World) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    world.operator("--standalone", "--metrics-port", str(port))
+    await _create(world)
+    await eventually(lambda: _all_objects_present(world))
+
+    async def scraped() -> str:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as response,
+        ):
+            text = await response.text()
+        ok = 'ner_operator_reconcile_total{nercluster="ner-system/demo",result="ok",target="%s"}'
+        return text if all(ok % r in text for r in REGIONS) else ""
+
+    text = await eventually(scraped)
+    assert 'ner_operator_object_changes_total{action="created",kind="Deployment"' in text
+    assert "ner_operator_reconcile_duration_seconds_bucket" in text

@@ -16,7 +16,7 @@ SPEC: dict[str, Any] = {
             "namespace": "ner",
             "replicas": 3,
             "warmReplicas": 1,
-            "endpoint": "http://ner-a.example.com",
+            "endpoint": "http://127.0.0.1:9",  # loopback only; nothing listens
         },
         {
             "name": "region-b",
@@ -24,7 +24,7 @@ SPEC: dict[str, Any] = {
             "kubeconfigSecret": {"name": "region-b-kubeconfig"},
             "replicas": 3,
             "warmReplicas": 1,
-            "endpoint": "http://ner-b.example.com",
+            "endpoint": "http://127.0.0.1:9",
         },
     ],
     "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 10},

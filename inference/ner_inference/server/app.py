@@ -61,6 +61,7 @@ async def load_and_warm_up(serving: Serving, load: Callable[[Settings], Backend]
     """Load off the event loop (the server answers /health meanwhile), then run one real
     request through the batcher: only then is the server ready."""
     settings = serving.settings
+    batcher: MicroBatcher | None = None
     try:
         backend = await asyncio.to_thread(load, settings)
         batcher = MicroBatcher(
@@ -74,6 +75,8 @@ async def load_and_warm_up(serving: Serving, load: Callable[[Settings], Backend]
     except Exception as error:
         log.exception("loading the %s model failed", settings.backend)
         serving.load_error = f"{type(error).__name__}: {error}"
+        if batcher is not None:
+            await batcher.stop()
         return
     serving.model = f"{backend.name}@{backend.version}"
     serving.metrics.load_seconds.labels(backend.name, backend.version).set(backend.load_seconds)

@@ -76,3 +76,13 @@ operator: setup ## run the operator against the current kubeconfig (OPERATOR_ARG
 .PHONY: bench-operator
 bench-operator: setup ## operator: NerCluster created -> every object in both regions (median of 7) -> bench/results/operator.json
 	$(PY) bench/operator.py
+
+.PHONY: operator-image-check
+operator-image-check: ## the operator image's Python env without Docker: Dockerfile's pip list in a temp venv, only operator/ on the path
+	rm -rf $(CURDIR)/.operator-image-venv
+	$(PYTHON) -m venv $(CURDIR)/.operator-image-venv
+	$(CURDIR)/.operator-image-venv/bin/pip install -q $$(sed -n '/pip install/,/^COPY/p' operator/Dockerfile | grep -o '"[^"]*"' | tr -d '"')
+	cd /tmp && PYTHONPATH=$(CURDIR)/operator $(CURDIR)/.operator-image-venv/bin/python -c \
+	  "import sys, ner_operator.handlers; bad = {'torch', 'ner_inference'} & set(sys.modules); assert not bad, bad"
+	cd /tmp && PYTHONPATH=$(CURDIR)/operator $(CURDIR)/.operator-image-venv/bin/python -m ner_operator --help
+	rm -rf $(CURDIR)/.operator-image-venv

@@ -66,22 +66,28 @@ def invalid_spec(
 
 def changed(patch: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """Would ``patch`` change ``current``, timestamps aside? Avoids a status write per resync."""
-
-    def essence(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: essence(v) for k, v in value.items() if k not in ("lastSyncTime", "kopf")}
-        if isinstance(value, list):
-            return [essence(v) for v in value]
-        return value
-
     for key, value in patch.items():
+        if key in _VOLATILE:
+            continue
         old = current.get(key)
         if isinstance(value, Mapping) and isinstance(old, Mapping):
             if changed(value, old):
                 return True
-        elif essence(value) != essence(old):
+        elif _essence(value) != _essence(old):
             return True
     return False
+
+
+# Refreshed by every report; a difference in them alone is not worth a write.
+_VOLATILE = frozenset({"lastSyncTime"})
+
+
+def _essence(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _essence(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_essence(v) for v in value]
+    return value
 
 
 def _region_state(result: TargetResult, now: str) -> dict[str, Any]:

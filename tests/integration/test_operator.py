@@ -327,8 +327,7 @@ async def test_two_replicas_with_peering_only_one_acts(world: World) -> None:
     assert "Handler 'apply'" not in passive.log()
     assert "Timer 'resync'" not in passive.log()
 
-    # SIGTERM: kopf removes the replica from the peering object first, the passive one takes over.
-    # (Not waiting for the exit: with a peer present, kopf 1.45 can take seconds to finish.)
+    # SIGTERM: kopf removes the replica from the peering object, the passive one takes over.
     active.terminate()
     await world.regions["region-a"].delete(DEPLOYMENT)
 
@@ -336,6 +335,11 @@ async def test_two_replicas_with_peering_only_one_acts(world: World) -> None:
         return await world.regions["region-a"].object("Deployment", "demo") is not None
 
     await eventually(taken_over)
+
+    async def exited() -> bool:
+        return not active.running
+
+    await eventually(exited, within=5)
 
 
 async def test_metrics_count_reconciles_per_region(world: World) -> None:

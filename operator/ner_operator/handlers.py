@@ -35,7 +35,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="nerha.dev", key="last-handled-configuration"
     )
-    settings.posting.level = logging.INFO
+    # kopf's own log lines become Events from WARNING up (failures); the operator's own Events
+    # (sync._post_events) are posted explicitly. INFO would post every timer run.
+    settings.posting.level = logging.WARNING
     settings.networking.request_timeout = CONFIG.request_timeout_seconds * 6
     clients = await ClusterClients.from_kubeconfig(
         CONFIG.kubeconfig, request_timeout=CONFIG.request_timeout_seconds
@@ -90,7 +92,8 @@ async def delete(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
         return
     problems = "; ".join(f"{r.target}: {r.error}" for r in failed)
     if cluster.annotations.get(labels.SKIP_REGION_CLEANUP) == "true":
-        kopf.warn(body, reason="CleanupSkipped", message=f"objects may remain: {problems}")
+        message = f"objects may remain: {problems}"
+        kopf.event(body, type="Warning", reason="CleanupSkipped", message=message)
         return
     raise kopf.TemporaryError(
         f"cleanup incomplete ({problems}); retrying. To delete anyway, annotate the NerCluster "

@@ -58,7 +58,7 @@ async def reconcile_nercluster(
         generation = int(body.get("metadata", {}).get("generation") or 0)
         report = status.invalid_spec(str(e), current, generation)
         if status.changed(report, current):
-            kopf.warn(body, reason="InvalidSpec", message=str(e))
+            kopf.event(body, type="Warning", reason="InvalidSpec", message=str(e))
             patch.status.update(report)
         return None
     outcome = await reconcile(cluster, reconciler)
@@ -72,17 +72,19 @@ async def reconcile_nercluster(
 
 
 def _post_events(body: kopf.Body, outcome: Outcome, reconciler: Reconciler) -> None:
+    # kopf.event, not kopf.info: the operator posts kopf's own log lines as Events only from
+    # WARNING up (handlers.start), so that every timer run does not become an Event.
     uid = outcome.cluster.uid
     for name, result in outcome.results.items():
         if result.changes:
             done = ", ".join(f"{c.action} {c.kind}" for c in result.changes)
-            kopf.info(body, reason="Reconciled", message=f"{name}: {done}")
+            kopf.event(body, type="Normal", reason="Reconciled", message=f"{name}: {done}")
         previous = reconciler.last_errors.get((uid, name))
         if result.error is not None:
             message = f"{name}: {result.error.reason}: {result.error.message}"
             if previous != message:  # once per new error, not once per resync
-                kopf.warn(body, reason=result.error.reason, message=message)
+                kopf.event(body, type="Warning", reason=result.error.reason, message=message)
             reconciler.last_errors[(uid, name)] = message
         elif previous is not None:
-            kopf.info(body, reason="Recovered", message=f"{name}: reconciled again")
+            kopf.event(body, type="Normal", reason="Recovered", message=f"{name}: reconciled again")
             del reconciler.last_errors[(uid, name)]

@@ -174,6 +174,15 @@ async def test_standby_down_primary_still_reconciled_and_nothing_deleted(world: 
     for kind in KINDS:  # nothing was deleted in the primary
         assert await world.regions["region-a"].object(kind, "demo") is not None
 
+    events = await world.management.get(f"/api/v1/namespaces/{NAMESPACE}/events")
+    warnings = [
+        e
+        for e in (events or {}).get("items", [])
+        if e["type"] == "Warning" and e["message"].startswith("region-b: ")
+    ]
+    assert [e["reason"] for e in warnings] == ["Unreachable"]  # once, not once per retry
+    assert warnings[0]["involvedObject"]["name"] == "demo"
+
     await standby.start()  # same port, same objects
 
     async def recovered() -> bool:
@@ -185,6 +194,10 @@ async def test_standby_down_primary_still_reconciled_and_nothing_deleted(world: 
         )
 
     await eventually(recovered)
+    events = await world.management.get(f"/api/v1/namespaces/{NAMESPACE}/events")
+    reasons = {e["reason"] for e in (events or {}).get("items", [])}
+    assert {"Reconciled", "Recovered"} <= reasons
+    assert not any("succeeded" in e["message"] for e in (events or {}).get("items", []))
 
 
 async def test_bad_kubeconfig_secret_becomes_a_condition_not_a_crash(world: World) -> None:

@@ -355,11 +355,22 @@ async def test_two_replicas_with_peering_only_one_acts(world: World) -> None:
     await eventually(exited, within=5)
 
 
-async def test_metrics_count_reconciles_per_region(world: World) -> None:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    world.operator("--standalone", "--metrics-port", str(port))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_metrics_and_liveness_endpoints(world: World) -> None:
+    port, liveness = _free_port(), _free_port()
+    world.operator(
+        "--standalone",
+        "--metrics-port",
+        str(port),
+        "--liveness",
+        f"http://127.0.0.1:{liveness}/healthz",
+    )
     await _create(world)
     await eventually(lambda: _all_objects_present(world))
 
@@ -375,3 +386,8 @@ async def test_metrics_count_reconciles_per_region(world: World) -> None:
     text = await eventually(scraped)
     assert 'ner_operator_object_changes_total{action="created",kind="Deployment"' in text
     assert "ner_operator_reconcile_duration_seconds_bucket" in text
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{liveness}/healthz") as response,
+    ):
+        assert response.status == 200

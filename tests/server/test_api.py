@@ -193,8 +193,8 @@ def test_missing_weights_fail_health_and_readiness_with_the_reason(tmp_path: Pat
 
 
 def test_health_fails_while_one_batch_runs_longer_than_the_stuck_limit() -> None:
-    # A second or more of work in one batch.
-    long_texts = ["".join(text for text, _ in msra.read("test")[:150])] * 8
+    # Several seconds of work in one batch (int8, two threads: ~100k characters/s).
+    long_texts = ["".join(text for text, _ in msra.read("test")[:150])] * 48
     with ready_client(create_app(Settings(stuck_seconds=0.3))) as client:
         answers: list[int] = []
         worker = threading.Thread(
@@ -203,7 +203,7 @@ def test_health_fails_while_one_batch_runs_longer_than_the_stuck_limit() -> None
             )
         )
         worker.start()
-        time.sleep(0.8)
+        time.sleep(0.8)  # well past the 0.3 s limit, well before the batch ends
         during = client.get("/health")
         worker.join(120)
         after = client.get("/health")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -112,9 +113,14 @@ def load(
     tagger = Tagger(NetworkConfig(**blob["config"]))
     tagger.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     if quantize:
-        tagger = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            tagger, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
-        )
+        # torch warns that its quantized-tensor constructors are deprecated; the int8 LSTM
+        # still has no replacement on CPU, and the warning would break one-JSON-per-line logs.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r".*quantize_per_tensor", UserWarning)
+            warnings.filterwarnings("ignore", r"torch\.ao\.quantization is deprecated")
+            tagger = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                tagger, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
+            )
     encoder = Encoder(Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon())
     version = str(blob.get("meta", {}).get("version", "unknown")) + ("-int8" if quantize else "")
     return BuiltinModel(tagger, encoder, version, time.perf_counter() - started, parallelism)

@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     port: int = Field(default=7860, ge=0, le=65535)
     backend: Literal["builtin", "raner"] = "builtin"
     model_path: str | None = None
-    int8: bool = Field(default=False, description="dynamic int8 quantisation of the built-in model")
+    # int8 costs 0.08 F1 on MSRA test and buys ~1.6x throughput (docs/model.md).
+    int8: bool = Field(default=True, description="dynamic int8 quantisation of the built-in model")
     torch_threads: int | None = Field(
         default=None, ge=1, description="default: the CPUs this pod may use"
     )

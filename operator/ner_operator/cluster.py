@@ -39,9 +39,10 @@ class Cluster:
     # status.activeRegion as written by the failover timer; validated in ``active_region``.
     status_active_region: str | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
-    # Namespaces each region's objects were applied to before (status.regions[*].namespace), so a
-    # namespace change can remove the objects left in the old one.
-    previous_namespaces: Mapping[str, str] = field(default_factory=dict)
+    # Where each target's objects were applied before (status.targets): a target that was removed
+    # (a region dropped from the spec, the gateway disabled) or moved (another namespace or
+    # kubeconfig Secret) is cleaned up there, see ``stale_targets``.
+    placements: Mapping[str, Target] = field(default_factory=dict)
     # Regions kept at full capacity while the failover timer moves traffic (status.failover
     # .fullCapacity): a switch scales the target up before the gateway moves, and the source down
     # only after (ner_operator.failover).
@@ -64,6 +65,16 @@ class Cluster:
         if gateway is not None:
             targets[gateway.name] = gateway
         return targets
+
+    def stale_targets(self) -> dict[str, Target]:
+        """Earlier placements no current target covers: their objects are to be removed."""
+        current = self.targets()
+        return {
+            name: old
+            for name, old in self.placements.items()
+            if (new := current.get(name)) is None
+            or (new.kubeconfig_secret, new.namespace) != (old.kubeconfig_secret, old.namespace)
+        }
 
 
 def region_target(region: Region) -> Target:
@@ -91,7 +102,6 @@ def cluster_from_body(body: Mapping[str, Any]) -> Cluster:
     """Build a Cluster from a NerCluster object; raises ``SpecError`` if the spec is invalid."""
     meta = body.get("metadata", {})
     status = body.get("status") or {}
-    regions_status = status.get("regions") or {}
     return Cluster(
         name=meta["name"],
         namespace=meta.get("namespace") or "default",
@@ -105,9 +115,31 @@ def cluster_from_body(body: Mapping[str, Any]) -> Cluster:
             for name in ((status.get("failover") or {}).get("fullCapacity") or ())
             if isinstance(name, str)
         ),
-        previous_namespaces={
-            name: state["namespace"]
-            for name, state in regions_status.items()
-            if isinstance(state, Mapping) and isinstance(state.get("namespace"), str)
-        },
+        placements=_placements(status.get("targets")),
     )
+
+
+def placement(target: Target) -> dict[str, Any]:
+    """How ``status.targets`` records where a target's objects live."""
+    ref = target.kubeconfig_secret
+    return {
+        "kind": target.kind,
+        "namespace": target.namespace,
+        "kubeconfigSecret": None if ref is None else {"name": ref.name, "key": ref.key},
+    }
+
+
+def _placements(raw: Any) -> dict[str, Target]:
+    placements: dict[str, Target] = {}
+    for name, state in (raw or {}).items():
+        if not isinstance(state, Mapping) or not isinstance(state.get("namespace"), str):
+            continue  # removed (null) or unreadable: nothing to clean up there
+        ref = state.get("kubeconfigSecret")
+        secret = (
+            SecretKeyRef(name=ref["name"], key=ref.get("key") or "kubeconfig")
+            if isinstance(ref, Mapping) and isinstance(ref.get("name"), str)
+            else None
+        )
+        kind: TargetKind = "gateway" if state.get("kind") == "gateway" else "region"
+        placements[name] = Target(name, kind, secret, state["namespace"])
+    return placements

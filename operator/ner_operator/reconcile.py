@@ -73,18 +73,21 @@ class TargetResult:
 class Outcome:
     cluster: Cluster
     results: dict[str, TargetResult] = field(default_factory=dict)
+    # Cleanups of earlier placements (``Cluster.stale_targets``), by target name.
+    stale: dict[str, TargetResult] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[TargetResult]:
-        return [r for r in self.results.values() if not r.ok]
+        return [r for r in (*self.results.values(), *self.stale.values()) if not r.ok]
 
     @property
     def transient_failure(self) -> bool:
-        return any(r.error is not None and r.error.transient for r in self.results.values())
+        return any(r.error is not None and r.error.transient for r in self.failed)
 
     @property
     def changes(self) -> list[tuple[str, Change]]:
-        return [(r.target, c) for r in self.results.values() for c in r.changes]
+        every = (*self.results.values(), *self.stale.values())
+        return [(r.target, c) for r in every for c in r.changes]
 
 
 @dataclass
@@ -108,14 +111,30 @@ async def reconcile(cluster: Cluster, reconciler: Reconciler) -> Outcome:
     """
     desired = layout.desired_objects(cluster)
     targets = cluster.targets()
+    stale = cluster.stale_targets()
     async with reconciler.lock(cluster.uid):
-        results = await asyncio.gather(
-            *(
-                sync_target(reconciler.clients, cluster, target, desired.get(name, []))
-                for name, target in targets.items()
-            )
+        results, removed = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    sync_target(reconciler.clients, cluster, target, desired.get(name, []))
+                    for name, target in targets.items()
+                )
+            ),
+            _remove_everything(reconciler, cluster, stale),
         )
-    return Outcome(cluster, {r.target: r for r in results})
+    return Outcome(cluster, {r.target: r for r in results}, removed)
+
+
+async def _remove_everything(
+    reconciler: Reconciler, cluster: Cluster, targets: Mapping[str, Target]
+) -> dict[str, TargetResult]:
+    results = await asyncio.gather(
+        *(
+            sync_target(reconciler.clients, cluster, target, (), ensure_namespace=False)
+            for target in targets.values()
+        )
+    )
+    return {r.target: r for r in results}
 
 
 async def sync_target(
@@ -193,20 +212,15 @@ async def prune(
     client: TargetClient, cluster: Cluster, target: Target, desired: Sequence[Object]
 ) -> list[Change]:
     """Delete this target's owned objects that are no longer desired (e.g. the HPA when
-    autoscaling is turned off, or everything in the namespace the region used before)."""
+    autoscaling is turned off; everything, for a stale target)."""
     keep = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in desired}
-    namespaces = {target.namespace}
-    previous = cluster.previous_namespaces.get(target.name)
-    if previous:
-        namespaces.add(previous)
-    searches = [
-        (namespace, KINDS[name]) for namespace in sorted(namespaces) for name in OWNED_KINDS
-    ]
+    namespace = target.namespace
+    kinds = [KINDS[name] for name in OWNED_KINDS]
     listings = await asyncio.gather(
-        *(client.list_owned(kind, namespace, cluster.uid) for namespace, kind in searches)
+        *(client.list_owned(kind, namespace, cluster.uid) for kind in kinds)
     )
     changes: list[Change] = []
-    for (namespace, kind), listing in zip(searches, listings, strict=True):
+    for kind, listing in zip(kinds, listings, strict=True):
         for live in listing:
             meta = live.get("metadata", {})
             if (meta.get("labels") or {}).get(labels.REGION) != target.name:
@@ -257,11 +271,9 @@ async def remove_all(cluster: Cluster, reconciler: Reconciler) -> Outcome:
     error in the outcome, and the caller (the deletion handler) retries.
     """
     async with reconciler.lock(cluster.uid):
-        results = await asyncio.gather(
-            *(
-                sync_target(reconciler.clients, cluster, target, (), ensure_namespace=False)
-                for target in cluster.targets().values()
-            )
+        results, removed = await asyncio.gather(
+            _remove_everything(reconciler, cluster, cluster.targets()),
+            _remove_everything(reconciler, cluster, cluster.stale_targets()),
         )
     reconciler.locks.pop(cluster.uid, None)
-    return Outcome(cluster, {r.target: r for r in results})
+    return Outcome(cluster, results, removed)

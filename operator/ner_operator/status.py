@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ner_operator import conditions
-from ner_operator.cluster import Cluster
+from ner_operator.cluster import Cluster, placement
 from ner_operator.conditions import Condition
 from ner_operator.reconcile import Outcome, TargetResult
 
@@ -24,26 +24,39 @@ def report(outcome: Outcome, current: Mapping[str, Any], *, now: str | None = No
     now = now or conditions.now_iso()
     cluster = outcome.cluster
     regions = {name: result for name, result in outcome.results.items() if result.kind == "region"}
-    failed = outcome.failed
+    failed = [r for r in outcome.results.values() if not r.ok]
     not_ready = [r for r in regions.values() if r.ok and not r.ready]
     updates = [
         _ready(failed, not_ready, regions),
         _progressing(outcome, not_ready),
-        _degraded(failed),
+        _degraded(failed, [r for r in outcome.stale.values() if not r.ok]),
     ]
     patch: Status = {
         "observedGeneration": cluster.generation,
-        "phase": _phase(cluster, failed, not_ready),
+        "phase": _phase(cluster, outcome.failed, not_ready),
         "readySummary": _ready_summary(regions.values()),
         "regions": {
             **_removed_regions(cluster, current),
             **{name: _region_state(result, now) for name, result in regions.items()},
         },
+        "targets": _placements(outcome),
         "conditions": conditions.set_conditions(
             current.get("conditions") or [], updates, generation=cluster.generation, now=now
         ),
     }
     return patch
+
+
+def _placements(outcome: Outcome) -> dict[str, Any]:
+    """status.targets: where each target's objects live now, so that a later removal or move
+    of the target can clean them up (``Cluster.stale_targets``). A placement whose cleanup
+    failed is kept (not in the patch) to be retried."""
+    placements: dict[str, Any] = {name: None for name, result in outcome.stale.items() if result.ok}
+    for name, target in outcome.cluster.targets().items():
+        cleanup = outcome.stale.get(name)
+        if cleanup is None or cleanup.ok:
+            placements[name] = placement(target)
+    return placements
 
 
 def invalid_spec(
@@ -144,12 +157,19 @@ def _progressing(outcome: Outcome, not_ready: list[TargetResult]) -> Condition:
     return Condition(conditions.PROGRESSING, "False", "Reconciled", "every object is as specified")
 
 
-def _degraded(failed: list[TargetResult]) -> Condition:
-    if not failed:
+def _degraded(failed: list[TargetResult], cleanups: list[TargetResult]) -> Condition:
+    if not failed and not cleanups:
         return Condition(conditions.DEGRADED, "False", "AllTargetsReconciled", "")
-    reason = failed[0].error.reason if len(failed) == 1 and failed[0].error else "TargetsFailed"
-    message = "; ".join(f"{r.target}: {_describe(r)}" for r in failed)
-    return Condition(conditions.DEGRADED, "True", reason, message + " (nothing was deleted)")
+    every = [*failed, *cleanups]
+    reason = every[0].error.reason if len(every) == 1 and every[0].error else "TargetsFailed"
+    problems = [f"{r.target}: {_describe(r)}" for r in failed]
+    if failed:
+        problems[-1] += " (nothing was deleted)"
+    problems += [
+        f"{r.target} (no longer a target, objects remain at {r.namespace}): {_describe(r)}"
+        for r in cleanups
+    ]
+    return Condition(conditions.DEGRADED, "True", reason, "; ".join(problems))
 
 
 def _phase(cluster: Cluster, failed: list[TargetResult], not_ready: list[TargetResult]) -> str:

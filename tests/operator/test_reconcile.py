@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ner_operator import layout
+from ner_operator import layout, status
 from ner_operator.cluster import Cluster
 from ner_operator.reconcile import Reconciler, reconcile, remove_all
 from ner_operator.regions import ClusterClients, management_api
@@ -168,3 +168,47 @@ def test_desired_objects_are_keyed_by_target() -> None:
     desired = layout.desired_objects(make_cluster())
     assert set(desired) == set(make_cluster().targets()) == {"region-a", "region-b"}
     assert all(o["metadata"]["labels"]["nerha.dev/cluster-uid"] == UID for o in desired["region-a"])
+
+
+async def _reconcile_twice(clusters: Clusters, first: Cluster, second_spec: dict[str, Any]) -> Any:
+    """Reconcile ``first``, then the new spec with the status the first reconcile wrote."""
+    report = status.report(await reconcile(first, clusters.reconciler), {})
+    second = make_cluster(second_spec, targets=report["targets"])
+    return await reconcile(second, clusters.reconciler)
+
+
+async def test_a_removed_region_is_cleaned_up(clusters: Clusters) -> None:
+    both = samples.spec(mode="activeActive")
+    only_a = samples.spec(mode="activeActive", regions=both["regions"][:1])
+    outcome = await _reconcile_twice(clusters, make_cluster(both), only_a)
+    assert set(outcome.results) == {"region-a"}
+    removed = outcome.stale["region-b"]
+    assert removed.ok and {c.action for c in removed.changes} == {"deleted"}
+    assert await clusters.regions["region-b"].get(DEPLOYMENT) is None
+    assert await clusters.regions["region-a"].get(DEPLOYMENT) is not None
+    patch = status.report(outcome, {})
+    assert patch["targets"]["region-b"] is None  # cleaned: forgotten
+
+
+async def test_a_moved_namespace_is_cleaned_up(clusters: Clusters) -> None:
+    moved = samples.spec()
+    moved["regions"][0]["namespace"] = "ner-new"
+    outcome = await _reconcile_twice(clusters, _cluster(), moved)
+    assert outcome.stale["region-a"].ok
+    region = clusters.regions["region-a"]
+    assert await region.get(DEPLOYMENT) is None
+    assert await region.get("/apis/apps/v1/namespaces/ner-new/deployments/demo") is not None
+    assert await clusters.regions["region-b"].get(DEPLOYMENT) is not None  # untouched
+
+
+async def test_a_failed_cleanup_is_kept_for_retry(clusters: Clusters) -> None:
+    both = samples.spec(mode="activeActive")
+    report = status.report(await reconcile(make_cluster(both), clusters.reconciler), {})
+    await clusters.regions["region-b"].stop_serving()
+    only_a = samples.spec(mode="activeActive", regions=both["regions"][:1])
+    outcome = await reconcile(make_cluster(only_a, targets=report["targets"]), clusters.reconciler)
+    patch = status.report(outcome, report)
+    assert "region-b" not in patch["targets"]  # the old placement stays in status
+    degraded = next(c for c in patch["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and "no longer a target" in degraded["message"]
+    assert patch["phase"] == "Degraded"

@@ -7,6 +7,12 @@ when the Secret's resourceVersion changes. Every call has a timeout, and every f
 
 Only verbs that every API server supports the same way are used: create, get, list, JSON merge
 patch, delete. Label selectors are passed to the server and applied again on the client.
+
+For other modules (the failover timer): ``ClusterClients.for_target(target, namespace)`` gives
+the client of a region (``cluster.region_target(region)``) or of the gateway's cluster (a target
+without kubeconfig Secret is the operator's own cluster); a ``TargetClient`` has ``get``,
+``list_owned``, ``create``, ``merge_patch``, ``scale`` and ``delete``, with ``KINDS["Deployment"]``
+etc. Every failure is a ``TargetError``.
 """
 
 from __future__ import annotations
@@ -187,6 +193,12 @@ class TargetClient:
             )
         except ApiException as e:
             self._fail(e)
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> Object:
+        """Set a Deployment's ``spec.replicas`` (a merge patch of the Deployment: the ``/scale``
+        subresource would need one more RBAC rule). An HPA may change it again."""
+        patch = {"spec": {"replicas": replicas}}
+        return await self.merge_patch(KINDS["Deployment"], namespace, name, patch)
 
     async def delete(self, kind: Kind, namespace: str, name: str) -> bool:
         """Delete one object; False if it was already gone."""

@@ -212,3 +212,12 @@ async def test_a_failed_cleanup_is_kept_for_retry(clusters: Clusters) -> None:
     degraded = next(c for c in patch["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True" and "no longer a target" in degraded["message"]
     assert patch["phase"] == "Degraded"
+
+
+async def test_scale_sets_deployment_replicas(clusters: Clusters) -> None:
+    await reconcile(_cluster(), clusters.reconciler)
+    client = await clusters.clients.for_target(_cluster().targets()["region-b"], NAMESPACE)
+    scaled = await client.scale("ner", "demo", 3)
+    assert scaled["spec"]["replicas"] == 3
+    live = await clusters.regions["region-b"].get(DEPLOYMENT)
+    assert live is not None and live["spec"]["replicas"] == 3

@@ -126,7 +126,7 @@ def _variant(name: str, entry: dict[str, Any]) -> str:
     runs = entry["runs"]
     worst = entry["worst"]
     labels = [str(s["run"]) for s in runs]
-    loads = ", ".join(str(s.get("loadavg_before", ["?"])[0]) for s in runs)
+    foreign = ", ".join(str(s.get("foreign_cpu_cores", "?")) for s in runs)
     config = entry.get("config", {})
     count = f"{len(runs)} runs" if len(runs) > 1 else "1 run"
     lines = [
@@ -140,9 +140,9 @@ def _variant(name: str, entry: dict[str, Any]) -> str:
         "",
         NOTES.get(name, ""),
         "",
-        f"Measured {entry.get('measured', '?')} on {entry.get('cpus', '?')} CPUs; "
-        f"1-minute load average before each run: {loads} (above ~0.5 the machine was shared "
-        f"with other work, and the numbers are slower than on an idle machine). Concurrency "
+        f"Measured {entry.get('measured', '?')} on {entry.get('cpus', '?')} CPUs. Other work on "
+        f"the machine (not the drill's processes) used {foreign} cores on average during each "
+        f"run; above ~0.2 the numbers are slower than on an idle machine. Concurrency "
         f"{config.get('concurrency')}, seed {config.get('seed')}, "
         f"{config.get('servers_per_region')} servers per region. Lost requests by reason, "
         f"worst run: {worst.get('lost_by_reason') or 'none'}. Answers per region, worst run: "

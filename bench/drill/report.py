@@ -104,6 +104,7 @@ def summarize(run: Run) -> Summary:
         "duration_s": round(duration, 2),
         # The load generator shares the 2 cores with the servers: what it took of them.
         "client_cpu_share": round(run.client_cpu_seconds / duration, 3),
+        "foreign_cpu_cores": round(run.foreign_cores, 2),
         "concurrency": run.config.concurrency,
         "nginx_logged": len(predict),
         "nginx_non_2xx": sum(not 200 <= e.status < 300 for e in predict),

@@ -16,7 +16,7 @@ from typing import Literal
 
 import httpx
 
-from bench.drill import accesslog
+from bench.drill import accesslog, machine
 from bench.drill.control import ControlPlane
 from bench.drill.gateway import RenderedGateway, render_gateway
 from bench.drill.load import Outcome, Progress, run_load
@@ -69,6 +69,7 @@ class Run:
     finished: float
     work_dir: Path
     client_cpu_seconds: float = 0.0  # this process (the load generator) during the load
+    foreign_cores: float = 0.0  # CPU cores other work used during the run (see machine.py)
 
 
 def load_texts(seed: int) -> list[str]:
@@ -152,6 +153,7 @@ async def run_drill(
     render: Renderer | None = None,
 ) -> Run:
     with _work_dir(work_dir) as root:
+        machine_before = machine.Sample.now()
         stack = contextlib.AsyncExitStack()
         logs = root / "servers"
         logs.mkdir(exist_ok=True)
@@ -220,6 +222,9 @@ async def run_drill(
             nginx.stop()
             stop_all([region_a, region_b])
             await stack.aclose()
+        foreign = machine.foreign_cores(machine_before, machine.Sample.now())
         entries = [e for e in accesslog.parse(gateway.access_log, gateway.log_format)]
         entries = [e for e in entries if e.msec >= started - 0.001]
-        return Run(config, regions, outcomes, entries, events, started, finished, root, client_cpu)
+        return Run(
+            config, regions, outcomes, entries, events, started, finished, root, client_cpu, foreign
+        )

@@ -49,12 +49,14 @@ def timeline(run: Run, path: Path, title: str) -> None:
             label=f"lost ({len(lost)})",
         )
     for what, t in run.events:
-        going = what.startswith(("sigkill", "sigterm", "sigstop", "stop")) or "down" in what
+        if what.endswith(" down"):  # the process exits: a few ms after the kill line, unreadable
+            continue
+        going = what.startswith(("sigkill", "sigterm", "sigstop", "stop"))
         style = "red" if going else "green"
         for ax in (rate_ax, latency_ax):
             ax.axvline(t - run.started, color=style, linestyle="--", linewidth=1)
         rate_ax.annotate(
-            what,
+            what.replace("region region-", "region "),
             (t - run.started, 1),
             xycoords=("data", "axes fraction"),
             rotation=90,

@@ -106,7 +106,11 @@ NOTES = {
         "the gateway again for each `status.activeRegion` the operator writes and reloads nginx. "
         "**operator failover** = SIGKILL to `activeRegion: region-b`; **operator failback** = "
         "region A ready to `activeRegion: region-a`. Traffic moved long before, inside nginx "
-        "(switch); the reloads in the middle of the load lose nothing either."
+        "(switch). Each switch is a graceful nginx reload under load: the old workers finish "
+        "what they hold but close their idle keep-alive client connections, and a request the "
+        "client is sending on such a connection at that instant is cut (nginx does not send "
+        "`Connection: close` first; trac.nginx.org ticket 1022). The client does not retry a "
+        "POST, so those requests count as lost (`connection-closed`)."
     ),
     "sigstop": (
         "Frozen processes still accept connections (the kernel completes the handshake) but never "

@@ -106,10 +106,11 @@ NOTES = {
         "the gateway again for each `status.activeRegion` the operator writes and reloads nginx. "
         "**operator failover** = SIGKILL to `activeRegion: region-b`; **operator failback** = "
         "region A ready to `activeRegion: region-a`. Traffic moved long before, inside nginx "
-        "(switch). Each switch is a graceful nginx reload under load: the old workers finish "
-        "what they hold but close their idle keep-alive client connections, and a request the "
-        "client is sending on such a connection at that instant is cut (nginx does not send "
-        "`Connection: close` first; trac.nginx.org ticket 1022). The client does not retry a "
+        "(switch). Each switch is a graceful nginx reload under load: an old worker answers "
+        "the requests it holds with `Connection: keep-alive` and then closes the connection "
+        "(`ngx_http_finalize_connection` skips keep-alive once the worker is exiting; nginx "
+        "declined to send `Connection: close` instead, trac.nginx.org ticket 1022), so the "
+        "client's next request on each busy connection is cut. The client does not retry a "
         "POST, so those requests count as lost (`connection-closed`)."
     ),
     "sigstop": (

@@ -63,3 +63,28 @@ def test_contains_distinguishes_types() -> None:
     assert not diff.contains({"port": "80"}, {"port": 80})
     assert not diff.contains({"a": True}, {"a": 1})
     assert diff.contains({"a": 1, "b": 2}, {"a": 1})
+
+
+def test_resource_quantities_in_canonical_form_are_not_drift() -> None:
+    desired = _deployment()
+    container = desired["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"cpu": 1, "memory": "0.5Gi"}, "limits": {"cpu": "0.5"}}
+    live = _as_served(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "1", "memory": "512Mi"},
+        "limits": {"cpu": "500m"},
+    }
+    assert diff.repair_patch(desired, live) is None
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "400m"
+    assert diff.repair_patch(desired, live) is not None
+
+
+def test_quantities() -> None:
+    assert diff.quantity("500m") == diff.quantity("0.5")
+    assert diff.quantity("4Gi") == 4 * 2**30
+    assert diff.quantity("1e3") == diff.quantity("1k") == 1000
+    assert diff.quantity(2) == 2
+    assert diff.quantity("lots") is None
+    assert diff.quantity(True) is None
+    # Outside resources a string is not a number.
+    assert not diff.contains({"port": "80"}, {"port": 80})

@@ -61,6 +61,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--docs", type=Path, default=ROOT / "docs", help="drill.md, drill.png")
     ap.add_argument("--no-docs", action="store_true", help="only print and write the JSON")
+    ap.add_argument(
+        "--docs-only", action="store_true", help="rewrite drill.md from the JSON, run nothing"
+    )
     args = ap.parse_args(argv)
     if args.requests < 100 or args.concurrency < 1 or args.runs < 1:
         ap.error("need --requests >= 100, --concurrency >= 1, --runs >= 1")
@@ -79,6 +82,12 @@ def _load(path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.docs_only:
+        variants = _load(args.results).get("variants", {})
+        args.docs.mkdir(parents=True, exist_ok=True)
+        (args.docs / "drill.md").write_text(docs.markdown(variants), encoding="utf-8")
+        print(f"wrote {args.docs / 'drill.md'} from {args.results}")
+        return 0
     config = DrillConfig(
         requests=args.requests,
         concurrency=args.concurrency,

@@ -63,11 +63,10 @@ each has a fix, and the drill checks that the fixes hold ({verdict}):
 
 1. *A SIGKILL cuts a response that is already streaming*, and the client sees a truncated 200,
    not an error. nginx has already passed the status line on and cannot retry; its access log
-   even records the request as a 200, so only a client that checks every body sees the loss (the
-   drill's client saw exactly this, against the first server, which sent head and body in two
-   writes). The fix is in the server: each response goes out in one piece with a
-   `Content-Length` (one send of head and body), so a kill or a freeze leaves either nothing,
-   which nginx replays, or a whole answer.
+   even records the request as a 200, so only a client that checks every body sees the loss.
+   The fix belongs in the server: each response out in one piece with a `Content-Length` (one
+   send of head and body), so a kill or a freeze leaves either nothing, which nginx replays, or
+   a whole answer. {truncated}
 2. *nginx retries a POST only with `non_idempotent`*: the gateway sets `proxy_next_upstream error
    timeout http_502 http_503 http_504 non_idempotent` with bounded `proxy_next_upstream_tries` and
    `proxy_next_upstream_timeout`, so a request that hit a dying server is replayed on the next one
@@ -134,12 +133,19 @@ def _variant(name: str, entry: dict[str, Any]) -> str:
     foreign = ", ".join(str(s.get("foreign_cpu_cores", "?")) for s in runs)
     config = entry.get("config", {})
     count = f"{len(runs)} runs" if len(runs) > 1 else "1 run"
+    switches = [r for r in runs if r.get("switch_ms") is not None]
+    slowest = max(switches, key=lambda r: r["switch_ms"]) if switches else None
     lines = [
         f"## {TITLES.get(name, name)}",
         "",
         f"Worst of {count}: **{worst['lost']} lost** of {worst['requests']}, "
         f"switch {_value(worst['switch_ms'])}, p99 {_value(worst['p99_ms'])}, "
-        f"{worst['req_per_s']} req/s (run {worst['run']}).",
+        f"{worst['req_per_s']} req/s (run {worst['run']})."
+        + (
+            f" Slowest switch of all runs: **{slowest['switch_ms']} ms** (run {slowest['run']})."
+            if slowest is not None
+            else ""
+        ),
         "",
         report.table([*runs, worst], [*labels, "**worst**"]),
         "",
@@ -175,15 +181,29 @@ def markdown(variants: dict[str, Any]) -> str:
         if not any(lost.values())
         else "runs above lost requests: " + ", ".join(f"{n} {c}" for n, c in lost.items() if c)
     )
-    parts.append(HOLES.replace("{verdict}", verdict))
+    truncated = sum(
+        r["lost_by_reason"].get("truncated", 0) for v in variants.values() for r in v["runs"]
+    )
+    parts.append(
+        HOLES.replace("{verdict}", verdict).replace(
+            "{truncated}",
+            f"**Still open here**: {truncated} answer(s) arrived truncated in the runs above; "
+            "uvicorn (httptools) sends the head and the body of a response in two writes, and a "
+            "kill between them is exactly this loss."
+            if truncated
+            else "No answer arrived truncated in the runs above.",
+        )
+    )
     parts.append(
         "## Run it\n\n"
         "```sh\n"
-        "make drill    # SIGKILL x5, then SIGTERM x2, rolling x2, SIGSTOP x2 (about 10 min)\n"
+        "make drill    # SIGKILL x5, then SIGTERM x2, rolling x2, SIGSTOP x2 (about 5 min)\n"
         ".venv/bin/python -m bench.drill --runs 5    # the SIGKILL drill only\n"
         ".venv/bin/python -m bench.drill --kill sigterm --runs 1\n"
         ".venv/bin/python -m bench.drill --rolling --runs 1\n"
         ".venv/bin/python -m bench.drill --kill sigstop --runs 1\n"
+        ".venv/bin/python -m bench.drill --with-operator --runs 1\n"
+        ".venv/bin/python -m bench.drill --docs-only   # rewrite drill.md from the JSON\n"
         ".venv/bin/python -m bench.drill --requests 2000 --concurrency 20 --work-dir /tmp/d\n"
         "```\n\n"
         "Every run prints progress each second and a table; the exit status is 1 if any request "

@@ -83,9 +83,9 @@ def _load(path: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.docs_only:
-        variants = _load(args.results).get("variants", {})
         args.docs.mkdir(parents=True, exist_ok=True)
-        (args.docs / "drill.md").write_text(docs.markdown(variants), encoding="utf-8")
+        text = docs.markdown(_load(args.results).get("variants", {}))
+        (args.docs / "drill.md").write_text(text, encoding="utf-8")
         print(f"wrote {args.docs / 'drill.md'} from {args.results}")
         return 0
     config = DrillConfig(

@@ -9,6 +9,7 @@ import uvicorn
 from ner_inference.server.app import create_app
 from ner_inference.server.drain import DrainingServer
 from ner_inference.server.logs import log_config
+from ner_inference.server.one_write import OneWriteHttpToolsProtocol
 from ner_inference.server.settings import Settings
 
 
@@ -19,9 +20,10 @@ def main() -> None:
         app,
         host=settings.host,
         port=settings.port,
-        # The fast C implementations; both ship with uvicorn[standard].
+        # The fast C implementations (uvicorn[standard]); httptools writing each response
+        # in one piece, so that a killed process never leaves a truncated 200 behind.
         loop="uvloop",
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,
         lifespan="on",
         access_log=settings.access_log,
         log_config=log_config(settings.log_level, settings.log_json),

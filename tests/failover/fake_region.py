@@ -12,7 +12,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -100,6 +103,32 @@ async def serve(app: FakeRegion) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Endpoint:
+    """A region's endpoint: a real HTTP server process (``tests.failover.fake_region``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, mode: str = "ok") -> None:
+        command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
+        command += ["--port", str(self.port), "--mode", mode]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def main() -> None:

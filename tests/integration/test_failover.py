@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.failover.fake_region import free_port
+from tests.failover.fake_region import Endpoint
 from tests.support import samples
 from tests.support.harness import NAMESPACE, NERCLUSTERS, World, eventually
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 CONFIGMAPS = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
 EVENTS = f"/api/v1/namespaces/{NAMESPACE}/events"
 # Time scaled down 4x from the defaults (2 s probes, threshold 3), ratios kept.
@@ -29,41 +24,6 @@ FAILOVER = {
     "cooldownSeconds": 3,
     "minSwitchIntervalSeconds": 6,
 }
-
-
-class Endpoint:
-    """A region's endpoint: a real HTTP server process (``tests.failover.fake_region``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, mode: str = "ok") -> None:
-        command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
-        command += ["--port", str(self.port), "--mode", mode]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def endpoints() -> Iterator[dict[str, Endpoint]]:
-    found = {"region-a": Endpoint("a"), "region-b": Endpoint("b")}
-    for endpoint in found.values():
-        endpoint.start()
-    try:
-        yield found
-    finally:
-        for endpoint in found.values():
-            endpoint.kill()
 
 
 @pytest.fixture(autouse=True)

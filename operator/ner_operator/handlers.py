@@ -27,6 +27,15 @@ FINALIZER = "nerha.dev/cleanup"
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
 
 
+class _QuietTimerSuccess(logging.Filter):
+    """Drops kopf's "Timer 'failover' succeeded." lines: the failover timer ticks twice a second,
+    so they would drown the log. Timer failures and everything else still get through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Timer ") and message.endswith(" succeeded."))
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
@@ -38,6 +47,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # kopf's own log lines become Events from WARNING up (failures); the operator's own Events
     # (sync._post_events) are posted explicitly. INFO would post every timer run.
     settings.posting.level = logging.WARNING
+    logging.getLogger("kopf.objects").addFilter(_QuietTimerSuccess())
     settings.networking.request_timeout = CONFIG.request_timeout_seconds * 6
     clients = await ClusterClients.from_kubeconfig(
         CONFIG.kubeconfig, request_timeout=CONFIG.request_timeout_seconds

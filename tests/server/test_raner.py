@@ -7,21 +7,17 @@ model's output layer is set so that it tags every token with one chosen label.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 pytest.importorskip("modelscope")
 
 from ner_inference.entities import Entity
 from ner_inference.raner import WINDOW, RanerBackend, entities_of, load, write_random_model
+
+from tests.server.serving import server_process, wait_ready
 
 HUB_FILES = {"configuration.json", "config.json", "pytorch_model.bin", "vocab.txt"}
 LABELS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -132,52 +128,18 @@ def test_entities_of_maps_types_and_rejects_bad_offsets() -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.integration
 def test_the_server_serves_raner_from_a_mounted_model_directory(loc_dir: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "NER_HOST": "127.0.0.1",
-        "NER_PORT": str(port),
-        "NER_BACKEND": "raner",
-        "NER_MODEL_PATH": str(loc_dir),
-        "NER_TORCH_THREADS": "1",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ner_inference.server"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                assert time.monotonic() < deadline, "the raner server never became ready"
-                try:
-                    if client.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            response = client.post("/predict", json={"text": "上海 北京"})
-            assert response.status_code == 200
-            body = response.json()
-            assert body["model"] == "raner@tiny-raner-loc"
-            assert [(e["type"], e["start"], e["end"], e["span"]) for e in body["entities"]] == [
-                ("LOC", 0, 1, "上"),
-                ("LOC", 1, 2, "海"),
-                ("LOC", 3, 4, "北"),
-                ("LOC", 4, 5, "京"),
-            ]
-    finally:
-        server.kill()
-        server.communicate(timeout=30)
+    raner = {"NER_BACKEND": "raner", "NER_MODEL_PATH": str(loc_dir), "NER_TORCH_THREADS": "1"}
+    with server_process(**raner) as server, server.client() as client:
+        wait_ready(client, 120)
+        response = client.post("/predict", json={"text": "上海 北京"})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model"] == "raner@tiny-raner-loc"
+        assert [(e["type"], e["start"], e["end"], e["span"]) for e in body["entities"]] == [
+            ("LOC", 0, 1, "上"),
+            ("LOC", 1, 2, "海"),
+            ("LOC", 3, 4, "北"),
+            ("LOC", 4, 5, "京"),
+        ]

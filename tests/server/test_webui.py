@@ -6,16 +6,13 @@ Set ``WEBUI_SCREENSHOT=docs/webui.png`` to refresh the README's screenshot.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
+
+from tests.server.serving import server_process, wait_ready
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -39,47 +36,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """``python -m ner_inference.server`` (built-in model) on a free loopback port, ready."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "NER_HOST": "127.0.0.1",
-        "NER_PORT": str(port),
-        "NER_BACKEND": "builtin",
-        "NER_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ner_inference.server"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        with httpx.Client(base_url=url, timeout=5) as client:
-            while True:
-                assert server.poll() is None, server.communicate()[0]
-                assert time.monotonic() < deadline, "the server never became ready"
-                try:
-                    if client.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.kill()
-        server.communicate(timeout=30)
+    with server_process(NER_BACKEND="builtin", NER_MAX_TEXT_CHARS=str(MAX_TEXT_CHARS)) as server:
+        with server.client() as client:
+            wait_ready(client, 90)
+        yield server.url
 
 
 class Browser:

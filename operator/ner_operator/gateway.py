@@ -71,6 +71,12 @@ class Timings:
     # or it may send a request on a connection the server is closing (a spurious failure that
     # would count towards max_fails).
     keepalive_timeout: float = 4.0
+    # Toward clients; None keeps nginx's default (75 s). When the gateway reloads or its pod is
+    # replaced, nginx's old workers close kept-alive client connections without a
+    # `Connection: close` first, so a request a client sends at that instant gets no answer.
+    # 0 closes every connection after its response (announced), which a reload cannot cut; the
+    # price is a new TCP connection per request.
+    client_keepalive_timeout: float | None = None
     client_max_body_size: str = "1m"
 
     def __post_init__(self) -> None:
@@ -82,6 +88,8 @@ class Timings:
             raise ValueError("gateway max_fails must be >= 1")
         if self.next_upstream_tries < 0 or self.keepalive < 0:
             raise ValueError("gateway next_upstream_tries and keepalive must be >= 0")
+        if self.client_keepalive_timeout is not None and self.client_keepalive_timeout < 0:
+            raise ValueError("gateway client_keepalive_timeout must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,10 @@ class GatewayConfig:
 def render_nginx_conf(config: GatewayConfig) -> str:
     """A complete nginx.conf for ``config`` (stable text: same input, same bytes)."""
     t = config.timings
+    client_keepalive = []
+    if t.client_keepalive_timeout is not None:  # 0 must stay 0 (off), not round up to 1ms
+        seconds = t.client_keepalive_timeout
+        client_keepalive = [f"        keepalive_timeout {_s(seconds) if seconds else '0'};"]
     p = config.paths
     servers = [
         f"server {addr} max_fails={t.max_fails} fail_timeout={t.fail_timeout}s;"
@@ -263,6 +275,7 @@ def render_nginx_conf(config: GatewayConfig) -> str:
         "",
         "    server {",
         f"        listen {config.listen};",
+        *client_keepalive,
         "",
         "        location = /healthz {",
         "            access_log off;",
@@ -314,6 +327,8 @@ def kubernetes_config(cluster: Cluster, active: str | None = None) -> GatewayCon
         raise ValueError("the gateway needs at least one region with an endpoint")
     active_name = active or cluster.active_region
     options: dict[str, Any] = {"listen": str(GATEWAY_PORT), "paths": KUBERNETES_PATHS}
+    if spec.gateway.client_keepalive_seconds is not None:
+        options["timings"] = Timings(client_keepalive_timeout=spec.gateway.client_keepalive_seconds)
     if spec.mode == "activeActive":
         upstreams = tuple(GatewayUpstream.from_endpoints(n, e) for n, e in endpoints.items())
         return GatewayConfig(name=cluster.name, primary=upstreams, **options)

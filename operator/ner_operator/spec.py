@@ -153,6 +153,7 @@ class Gateway(_Model):
     replicas: int = Field(default=2, ge=1)
     image: str = Field(default="nginx:1.27-alpine", min_length=1)
     service_type: ServiceType = "LoadBalancer"
+    client_keepalive_seconds: float | None = Field(default=None, ge=0)
 
 
 class NerClusterSpec(_Model):

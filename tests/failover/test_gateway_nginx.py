@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ner_operator.gateway import GatewayConfig, Paths, render_nginx_conf
+from ner_operator.gateway import GatewayConfig, Paths, Timings, render_nginx_conf
 
 from tests.failover import nginx
 from tests.failover.fake_region import free_port
@@ -70,7 +70,15 @@ def upstreams() -> Iterator[tuple[Upstream, Upstream]]:
         b.kill()
 
 
-def _conf(prefix: Path, port: int, a: Upstream, b: Upstream, active: str) -> str:
+def _conf(
+    prefix: Path,
+    port: int,
+    a: Upstream,
+    b: Upstream,
+    active: str,
+    *,
+    timings: Timings | None = None,
+) -> str:
     config = GatewayConfig.active_passive(
         "drill",
         {"a": [a.address], "b": [b.address]},
@@ -79,6 +87,7 @@ def _conf(prefix: Path, port: int, a: Upstream, b: Upstream, active: str) -> str
         paths=Paths.in_prefix(prefix),
         # As root nginx's workers would run as "nobody", who cannot enter pytest's tmp_path.
         user="root" if os.getuid() == 0 else None,
+        timings=timings or Timings(),
     )
     return render_nginx_conf(config)
 
@@ -158,5 +167,29 @@ async def test_passive_failover_and_reload_lose_no_request(
             assert len(retries) <= 16, f"more than one retry per connection: {retries}"
             await asyncio.sleep(0.5)  # old workers finish their requests and exit
             assert set(await _send(client, 100)) == {"b"}
+    finally:
+        server.stop()
+
+
+async def test_without_client_keepalive_a_reload_under_load_cuts_nothing(
+    tmp_path: Path, upstreams: tuple[Upstream, Upstream]
+) -> None:
+    """``clientKeepaliveSeconds: 0``: every response announces `Connection: close`, so the old
+    workers of a reload hold no idle client connection to cut; no client retry needed."""
+    a, b = upstreams
+    port = free_port()
+    timings = Timings(client_keepalive_timeout=0)
+    server = nginx.Nginx(tmp_path, port)
+    server.start(_conf(tmp_path, port, a, b, active="a", timings=timings))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            response = await client.post("/predict", json=TEXT)
+            assert response.headers["connection"] == "close"
+            for active in ("b", "a", "b"):
+                load = asyncio.create_task(_send(client, 300, concurrency=16))
+                await asyncio.sleep(0.2)
+                server.reload(_conf(tmp_path, port, a, b, active=active, timings=timings))
+                during = await load
+                assert all(r in ("a", "b") for r in during), f"errors during reload: {during}"
     finally:
         server.stop()

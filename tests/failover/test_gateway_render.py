@@ -231,3 +231,16 @@ def test_kubernetes_config_listens_unprivileged_and_logs_to_the_container() -> N
     assert config.listen == "8080"
     assert config.paths == gateway.KUBERNETES_PATHS
     assert dataclasses.replace(config, listen="1").active == "region-a"
+
+
+def test_client_keepalive_comes_from_the_spec_and_nginx_accepts_it(tmp_path: Path) -> None:
+    default = render_nginx_conf(gateway.kubernetes_config(_cluster()))
+    assert "        keepalive_timeout" not in default.split("    server {")[1]  # nginx's 75 s
+    gateway_spec = {"enabled": True, "serviceType": "ClusterIP", "clientKeepaliveSeconds": 0}
+    config = gateway.kubernetes_config(_cluster(gateway=gateway_spec))
+    assert config.timings.client_keepalive_timeout == 0
+    conf = render_nginx_conf(config)
+    assert "        keepalive_timeout 0;" in conf.split("    server {")[1]
+    nginx.check(render_nginx_conf(_config(tmp_path, timings=config.timings)), tmp_path)
+    with pytest.raises(ValueError, match="client_keepalive_timeout"):
+        Timings(client_keepalive_timeout=-1)

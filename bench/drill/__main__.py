@@ -53,6 +53,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="the real operator (on API emulators) decides failover/failback; nginx follows it",
     )
+    ap.add_argument(
+        "--client-keepalive",
+        type=float,
+        metavar="SECONDS",
+        help="the gateway's spec.gateway.clientKeepaliveSeconds (0: Connection: close)",
+    )
     ap.add_argument("--servers-per-region", type=int, default=2)
     ap.add_argument("--kill-at", type=float, default=0.25, help="fraction of requests done")
     ap.add_argument("--restart-at", type=float, default=0.35, help="fraction of requests done")
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         restart_at=args.restart_at,
         drain_seconds=args.drain_seconds,
         with_operator=args.with_operator,
+        client_keepalive=args.client_keepalive,
     )
     summaries: list[report.Summary] = []
     runs: list[Run] = []

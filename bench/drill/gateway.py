@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ner_operator.gateway import LOG_FORMAT, GatewayConfig, Paths, render_nginx_conf
+from ner_operator.gateway import LOG_FORMAT, GatewayConfig, Paths, Timings, render_nginx_conf
 
 CLUSTER_NAME = "drill"
 
@@ -23,10 +23,20 @@ class RenderedGateway:
 
 
 def render_gateway(
-    regions: dict[str, list[str]], active: str, listen: tuple[str, int], prefix: Path
+    regions: dict[str, list[str]],
+    active: str,
+    listen: tuple[str, int],
+    prefix: Path,
+    client_keepalive: float | None = None,
 ) -> RenderedGateway:
+    """``client_keepalive`` is the NerCluster's ``spec.gateway.clientKeepaliveSeconds``."""
     paths = Paths.in_prefix(prefix)
     config = GatewayConfig.active_passive(
-        CLUSTER_NAME, regions, active, listen=f"{listen[0]}:{listen[1]}", paths=paths
+        CLUSTER_NAME,
+        regions,
+        active,
+        listen=f"{listen[0]}:{listen[1]}",
+        paths=paths,
+        timings=Timings(client_keepalive_timeout=client_keepalive),
     )
     return RenderedGateway(render_nginx_conf(config), LOG_FORMAT, Path(paths.access_log))

@@ -48,12 +48,16 @@ class DrillConfig:
     torch_threads: int = 1  # 4+ model processes share 2 cores
     timeout: float = 30.0  # per request, client side
     with_operator: bool = False  # the real operator decides failover and failback
+    client_keepalive: float | None = None  # the gateway's clientKeepaliveSeconds
     quiet: bool = False
 
     @property
     def variant(self) -> str:
         name = "rolling" if self.rolling else self.kill
-        return f"{name}+operator" if self.with_operator else name
+        name = f"{name}+operator" if self.with_operator else name
+        return (
+            name if self.client_keepalive is None else f"{name}+keepalive{self.client_keepalive:g}"
+        )
 
 
 @dataclass
@@ -166,7 +170,9 @@ async def run_drill(
         region_b = make_region("region-b", config.servers_per_region, logs, env)
         regions = {r.name: r.addresses for r in (region_a, region_b)}
         listen = (HOST, free_port())
-        gateway = (render or render_gateway)(regions, region_a.name, listen, root / "nginx")
+        gateway = (render or render_gateway)(
+            regions, region_a.name, listen, root / "nginx", config.client_keepalive
+        )
         nginx = Nginx(root / "nginx", gateway.conf, listen)
         texts = load_texts(config.seed)
         try:
@@ -190,7 +196,9 @@ async def run_drill(
 
                 async def switch(active: str) -> None:
                     seen = time.time()
-                    conf = (render or render_gateway)(regions, active, listen, root / "nginx").conf
+                    conf = (render or render_gateway)(
+                        regions, active, listen, root / "nginx", config.client_keepalive
+                    ).conf
                     await asyncio.to_thread(nginx.reload, conf)
                     events.append((f"operator: {active} active", seen))
                     events.append((f"nginx reloaded: {active} primary", time.time()))

@@ -79,6 +79,9 @@ class Tracker:
     last_probe: float = 0.0  # monotonic
     last_warning: str = ""  # not to repeat the same "staying" Event every probe
     degraded: tuple[str, ...] = ()
+    # The nerha.dev/switch-to value answered last: ignored until the annotation's removal (sent
+    # with the answer) comes back through the watch, so it is never answered twice.
+    answered: str | None = None
 
 
 _TRACKERS: dict[str, Tracker] = {}
@@ -119,16 +122,30 @@ async def failover_timer(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **
     probes = [
         failover.Probe(r.region, r.data_plane_ok, r.control_plane_ok, r.reason) for r in results
     ]
+    requested = _new_request(cluster, tracker)
     if spec.mode != "activePassive":
         _record_health(patch, results, tracker.state)  # every region serves: nothing to decide
+        if requested is not None:
+            why = f"mode is {spec.mode}: every region serves, there is nothing to switch"
+            _answer(
+                body,
+                patch,
+                tracker,
+                requested,
+                result="Refused",
+                message=why,
+                reason="SwitchoverRefused",
+            )
         return
+    # A request that arrives while a switch runs waits for it to finish (decide ignores it).
+    answering = requested is not None and tracker.state.switch is None
     state, decision = failover.decide(
         tracker.state,
         probes,
         failover.Policy.from_spec(spec.failover),
         time.time(),
         home=spec.primary.name,
-        requested=cluster.annotations.get(labels.SWITCH_TO),
+        requested=requested,
     )
     decisions = [decision]
     state, _outcome = await _act(
@@ -136,6 +153,8 @@ async def failover_timer(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **
     )
     tracker.state = state
     tracker.revision += 1
+    if answering:
+        tracker.last_warning = ""  # a refusal answers this request: never deduplicated
     _record(
         body,
         patch,
@@ -144,6 +163,59 @@ async def failover_timer(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **
         results=results,
         decisions=decisions,
     )
+    if answering and requested is not None:
+        result, message = _verdict(requested, decision)
+        # Accepted and refused requests already have their Event (...Started, SwitchoverRefused).
+        reason = "SwitchoverNotNeeded" if result == "NotNeeded" else None
+        _answer(body, patch, tracker, requested, result=result, message=message, reason=reason)
+
+
+def _new_request(cluster: Cluster, tracker: Tracker) -> str | None:
+    """The ``nerha.dev/switch-to`` region not answered yet, or None."""
+    requested = cluster.annotations.get(labels.SWITCH_TO) or None
+    if requested is None:
+        tracker.answered = None
+        return None
+    return None if requested == tracker.answered else requested
+
+
+def _verdict(requested: str, decision: failover.Decision) -> tuple[str, str]:
+    if decision.action in ("failback", "switchover") and decision.target == requested:
+        return "Accepted", decision.reason
+    if any(event.reason == "SwitchoverRefused" for event in decision.events):
+        return "Refused", decision.reason
+    return "NotNeeded", f"{requested} is already the active region"
+
+
+def _answer(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    tracker: Tracker,
+    requested: str,
+    *,
+    result: str,
+    message: str,
+    reason: str | None,
+) -> None:
+    """Answer a switch request once: record it, and remove the annotation.
+
+    The annotation is a one-shot request, like ``kubectl annotate`` asks for: left in place it
+    would be honoured again later, behind the user's back (a manual failback replayed the moment
+    the region recovers; a switchover repeated after every automatic failback).
+    """
+    tracker.answered = requested
+    patch.meta.annotations[labels.SWITCH_TO] = None
+    persisted = dict(patch.status.get("failover") or {})
+    persisted["request"] = {
+        "region": requested,
+        "result": result,
+        "message": message,
+        "time": _iso(time.time()),
+    }
+    patch.status["failover"] = persisted
+    if reason is not None:
+        kind = "Warning" if result == "Refused" else "Normal"
+        kopf.event(body, type=kind, reason=reason, message=f"{labels.SWITCH_TO}: {message}")
 
 
 def _tracker(cluster: Cluster, status: Mapping[str, Any]) -> Tracker:

@@ -33,7 +33,7 @@ from ner_operator.gateway import Paths, kubernetes_config, render_nginx_conf
 
 from tests.failover import nginx
 from tests.failover.fake_region import Endpoint, free_port
-from tests.integration.test_failover import FAILOVER, _event_reasons, _replicas
+from tests.integration.test_failover import FAILOVER, _event_reasons, _pods_ready, _replicas
 from tests.support import samples
 from tests.support.harness import NAMESPACE, NERCLUSTERS, ApiServer, World, eventually
 
@@ -380,4 +380,89 @@ async def test_an_operator_killed_mid_failover_is_finished_by_the_next_one(
     reasons = await _event_reasons(world)
     assert reasons.count("FailoverStarted") == 1, reasons
     assert reasons.count("FailoverCompleted") == 1, reasons
+    _quiet_log(world)
+
+
+# --- nerha.dev/switch-to: answered once, never replayed ----------------------------------------
+
+
+async def _annotate(world: World, region: str) -> None:
+    """What ``kubectl annotate nerc demo nerha.dev/switch-to=<region> --overwrite`` sends."""
+    patch = {"metadata": {"annotations": {SWITCH_TO: region}}}
+    await world.management.merge_patch(f"{NERCLUSTERS}/demo", patch)
+
+
+async def _answered(world: World, result: str) -> dict[str, Any]:
+    """The answer to the last switch-to request, once the request itself is gone."""
+    nercluster = await world.nercluster() or {}
+    assert SWITCH_TO not in (nercluster["metadata"].get("annotations") or {})
+    request = ((nercluster.get("status") or {}).get("failover") or {}).get("request") or {}
+    assert request.get("result") == result, request
+    return dict(request)
+
+
+async def _events(world: World, reason: str) -> list[str]:
+    listing = await world.management.get(f"/api/v1/namespaces/{NAMESPACE}/events") or {}
+    return [e["message"] for e in listing.get("items") or [] if e.get("reason") == reason]
+
+
+async def test_a_switch_request_is_answered_once_and_never_replayed(
+    world: World, endpoints: dict[str, Endpoint]
+) -> None:
+    ports = {name: endpoint.port for name, endpoint in endpoints.items()}
+    urls = {name: endpoint.url for name, endpoint in endpoints.items()}
+    world.operator()
+    await _create(world, urls, failover={"failback": "manual"})
+    await eventually(lambda: _serving(world, "region-a", ports, world.management), within=30)
+    endpoints["region-a"].kill()
+    await eventually(lambda: _serving(world, "region-b", ports, world.management), within=15)
+
+    # Region A is back; manual failback: the user asks for it, the operator does it (capacity
+    # first, then traffic) and answers the request: the annotation is gone, the answer recorded.
+    endpoints["region-a"].start()
+
+    async def a_healthy() -> bool:
+        health = (await _status(world)).get("health") or {}
+        return bool((health.get("region-a") or {}).get("healthy"))
+
+    await eventually(a_healthy, within=15)
+    await _annotate(world, "region-a")
+
+    async def a_scaled_up() -> bool:
+        return await _replicas(world, "region-a") == 3
+
+    await eventually(a_scaled_up, within=10)
+    await _pods_ready(world, "region-a", 3)
+    await eventually(lambda: _serving(world, "region-a", ports, world.management), within=15)
+    accepted = await eventually(lambda: _answered(world, "Accepted"), within=5)
+    assert accepted["region"] == "region-a"
+    assert "requested by nerha.dev/switch-to" in accepted["message"]
+    assert len(await _events(world, "FailbackStarted")) == 1
+
+    # Region A dies again: failover (once the switch interval since the failback has passed).
+    endpoints["region-a"].kill()
+    await eventually(lambda: _serving(world, "region-b", ports, world.management), within=20)
+
+    # A request for a region that is down is refused, once, with the reason, and forgotten.
+    await _annotate(world, "region-a")
+    refused = await eventually(lambda: _answered(world, "Refused"), within=5)
+    assert "switchover to region-a refused: it is not healthy" in refused["message"]
+    assert len(await _events(world, "SwitchoverRefused")) == 1
+
+    # Region A recovers. Well past successThreshold, cooldown (3 s) and the switch interval since
+    # the failover (6 s), nothing moves: failback is manual, and no old request is replayed.
+    endpoints["region-a"].start()
+    await eventually(a_healthy, within=15)
+    await asyncio.sleep(7)
+    assert await _serving(world, "region-b", ports, world.management)
+    assert len(await _events(world, "FailbackStarted")) == 1
+    assert len(await _events(world, "SwitchoverRefused")) == 1
+    manual = _condition(await _status(world), "FailedOver")
+    assert manual["reason"] == "ServingFromStandby", manual
+
+    # Asking for the region that already serves changes nothing, and says so.
+    await _annotate(world, "region-b")
+    await eventually(lambda: _answered(world, "NotNeeded"), within=5)
+    assert await _serving(world, "region-b", ports, world.management)
+    assert len(await _events(world, "SwitchoverNotNeeded")) == 1
     _quiet_log(world)

@@ -3,13 +3,24 @@ from ner_inference.builtin.lexicon import POS_GROUPS, POSITIONS, Lexicon, jieba_
 
 
 def _brute(lexicon: Lexicon, text: str) -> np.ndarray:
-    """Every substring checked: what the prefix-pruned scan must reproduce."""
-    saved = lexicon.prefixes
-    lexicon.prefixes = {text[i:j] for i in range(len(text)) for j in range(i + 1, len(text) + 1)}
-    try:
-        return lexicon.features(text)
-    finally:
-        lexicon.prefixes = saved
+    """Every substring looked up, no pruning: what the scan must reproduce."""
+    width = len(POS_GROUPS)
+    grid = np.zeros((len(text), len(POSITIONS) * width), dtype=np.float32)
+    lowered = text.lower()
+    for i in range(len(text)):
+        for j in range(i + 1, len(text) + 1):
+            hit = lexicon.words.get(lowered[i:j])
+            if hit is None:
+                continue
+            group, weight = hit
+            cells = (
+                [(i, 3)]
+                if j - i == 1
+                else [(i, 0), (j - 1, 2), *((k, 1) for k in range(i + 1, j - 1))]
+            )
+            for k, position in cells:
+                grid[k, position * width + group] = max(grid[k, position * width + group], weight)
+    return grid
 
 
 def test_place_names_light_up_place_features() -> None:

@@ -11,7 +11,7 @@ import torch
 
 from ner_inference.builtin.lexicon import N_FEATURES, Lexicon
 from ner_inference.builtin.network import Batch
-from ner_inference.builtin.vocab import Vocab, bigrams, normalize_char
+from ner_inference.builtin.vocab import UNK_ID, Vocab, bigrams, normalize_char
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,11 @@ class Encoder:
         self.lexicon = lexicon
 
     def encode(self, text: str) -> Encoded:
-        norm = [normalize_char(c) for c in text]
+        norm = list(map(normalize_char, text))
+        char_index, bigram_index = self.chars.index, self.bigrams.index
         return Encoded(
-            chars=np.fromiter((self.chars.get(c) for c in norm), dtype=np.int64, count=len(norm)),
-            bigrams=np.fromiter(
-                (self.bigrams.get(b) for b in bigrams(norm)), dtype=np.int64, count=len(norm) + 1
-            ),
+            chars=np.array([char_index.get(c, UNK_ID) for c in norm], dtype=np.int64),
+            bigrams=np.array([bigram_index.get(b, UNK_ID) for b in bigrams(norm)], dtype=np.int64),
             lexicon=self.lexicon.features("".join(norm)),
         )
 

@@ -35,8 +35,14 @@ class Lexicon:
     def __init__(self, words: dict[str, tuple[int, float]]) -> None:
         self.words = words
         self.max_len = min(MAX_WORD_LEN, max((len(w) for w in words), default=1))
-        # Proper prefixes of longer words: a scan stops as soon as it leaves them.
-        self.prefixes = {w[:k] for w in words for k in range(1, len(w))}
+        # Every word and every proper prefix of one -> (its match or None, whether longer
+        # words start with it): one lookup per substring, and the scan from a character
+        # stops as soon as it leaves the dictionary. This is the hot loop of encoding.
+        prefixes = {w[:k] for w in words for k in range(1, len(w))}
+        self._scan: dict[str, tuple[tuple[int, float] | None, bool]] = {
+            w: (hit, w in prefixes) for w, hit in words.items()
+        }
+        self._scan.update((p, (None, True)) for p in prefixes if p not in words)
 
     @classmethod
     def from_jieba(cls) -> Lexicon:
@@ -70,22 +76,29 @@ class Lexicon:
         # A flat Python list: element-wise numpy writes would dominate the run time.
         out = [0.0] * (n * row)
         lowered = text.lower()
-        words, prefixes = self.words, self.prefixes
+        scan = self._scan
+        longest = self.max_len
         for i in range(n):
-            for length in range(1, min(self.max_len, n - i) + 1):
-                piece = lowered[i : i + length]
-                hit = words.get(piece)
+            for length in range(1, min(longest, n - i) + 1):
+                entry = scan.get(lowered[i : i + length])
+                if entry is None:
+                    break
+                hit, more = entry
                 if hit is not None:
                     group, weight = hit
                     if length == 1:
-                        cells = [i * row + 3 * width + group]
-                    else:
-                        end = i + length - 1
-                        cells = [i * row + group, end * row + 2 * width + group]
-                        cells.extend(j * row + width + group for j in range(i + 1, end))
-                    for cell in cells:
+                        cell = i * row + 3 * width + group
                         out[cell] = max(out[cell], weight)
-                if piece not in prefixes:
+                    else:
+                        last = i + length - 1
+                        cell = i * row + group
+                        out[cell] = max(out[cell], weight)
+                        cell = last * row + 2 * width + group
+                        out[cell] = max(out[cell], weight)
+                        for j in range(i + 1, last):
+                            cell = j * row + width + group
+                            out[cell] = max(out[cell], weight)
+                if not more:
                     break
         return np.asarray(out, dtype=np.float32).reshape(n, row)
 

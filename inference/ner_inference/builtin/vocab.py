@@ -10,11 +10,14 @@ import itertools
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 PAD, UNK = "<pad>", "<unk>"
+UNK_ID = 1
 BOUNDARY = "<s>"
 
 
+@lru_cache(maxsize=1 << 16)  # encoding calls this for every character of every text
 def normalize_char(ch: str) -> str:
     """Fold full-width forms, case and digits; whitespace and controls become one key."""
     if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf"):
@@ -31,14 +34,15 @@ class Vocab:
     """Index of strings with ``<pad>`` = 0 and ``<unk>`` = 1."""
 
     def __init__(self, items: Sequence[str]) -> None:
-        self.items: list[str] = [PAD, UNK, *[s for s in items if s not in (PAD, UNK)]]
+        # dict.fromkeys: vocabularies merged from several sources keep one row per item.
+        self.items: list[str] = list(dict.fromkeys([PAD, UNK, *items]))
         self.index: dict[str, int] = {s: i for i, s in enumerate(self.items)}
 
     def __len__(self) -> int:
         return len(self.items)
 
     def get(self, key: str) -> int:
-        return self.index.get(key, 1)
+        return self.index.get(key, UNK_ID)
 
     @classmethod
     def build(cls, counts: Counter[str], min_count: int) -> Vocab:

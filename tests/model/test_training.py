@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ner_inference.builtin import load
+import numpy as np
+from ner_inference.builtin import load, msra
+from ner_inference.builtin.network import NetworkConfig, Tagger
+from ner_inference.builtin.pretrain import learn, parse_args
+from ner_inference.builtin.pretrained import Pretrained
 from ner_inference.builtin.train import main
+from ner_inference.builtin.vocab import normalize_char
 
 
 def test_train_export_resume(tmp_path: Path) -> None:
@@ -22,3 +27,34 @@ def test_train_export_resume(tmp_path: Path) -> None:
     model = load(weights)
     [found] = model.predict(["李克强在北京"])
     assert all("李克强在北京"[e.start : e.end] == e.span for e in found)
+
+
+def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
+    """Skip-gram vectors from unlabeled text seed the tagger, and characters seen only in
+    that text get their own rows instead of the unknown one."""
+    labelled = [text for text, _ in msra.read("train")[:60]]
+    unlabeled = ["翡翠湖畔的鹦鹉在歌唱。", "鹦鹉飞过翡翠湖。", *labelled]
+    lines = [list(map(normalize_char, text)) for text in unlabeled] * 3
+    args = parse_args(["--char-min-count", "1", "--bigram-min-count", "1", "--epochs", "1"])
+    vectors = learn(lines, args)
+    path = tmp_path / "embeddings.npz"
+    vectors.save(path)
+
+    run, weights = tmp_path / "run", tmp_path / "model.pt"
+    main(
+        [
+            *["--run-dir", str(run), "--export", str(weights), "--max-sentences", "40"],
+            *["--embeddings", str(path), "--epochs", "1", "--quiet"],
+        ]
+    )
+    model = load(weights)
+    assert "鹦" in model.encoder.chars.index  # not in the 40 labelled sentences
+    assert "鹦" not in "".join(labelled[:40])
+
+    loaded = Pretrained.load(path)
+    tagger = Tagger(NetworkConfig(len(model.encoder.chars), len(model.encoder.bigrams)))
+    n_chars, n_bigrams = loaded.initialise(tagger, model.encoder)
+    assert n_chars == len(loaded.chars) and n_bigrams > 0
+    row = tagger.char_embedding.weight[model.encoder.chars.index["鹦"]].detach().numpy()
+    vector = loaded.char_vectors[loaded.chars.index("鹦")]
+    assert np.allclose(row, vector / loaded.char_vectors.std(), atol=1e-6)

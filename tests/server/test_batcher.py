@@ -4,6 +4,7 @@ and every caller gets exactly the answer for its own texts."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -97,3 +98,24 @@ async def test_stop_fails_waiting_requests_instead_of_leaving_them_hanging() -> 
     for request in (running, waiting):
         with pytest.raises(RuntimeError, match="shutting down"):
             await request
+
+
+async def test_with_two_slots_a_second_batch_runs_while_the_first_is_busy() -> None:
+    """Both batches must be inside the model at once to pass the barrier; with one slot
+    the second would wait for the first and the barrier would break."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def meet(texts: Sequence[str]) -> list[list[Entity]]:
+        barrier.wait()
+        return [[] for _ in texts]
+
+    batcher = MicroBatcher(meet, max_texts=1, max_wait=0, concurrency=2)
+    batcher.start()
+    try:
+        answers = await asyncio.wait_for(
+            asyncio.gather(batcher.predict(["a"]), batcher.predict(["b"])), 10
+        )
+    finally:
+        await batcher.stop()
+    assert answers == [[[]], [[]]]
+    assert batcher.busy_since is None

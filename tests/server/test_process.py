@@ -97,7 +97,9 @@ def test_sigterm_turns_unready_serves_on_for_the_drain_period_and_loses_nothing(
 
 
 def test_a_request_in_flight_when_the_drain_ends_completes() -> None:
-    texts = [text for text, _ in msra.read("test")[:128]] * 8  # a second or more of work
+    sentences = [text for text, _ in msra.read("test")[:1280]]
+    # 1,024 texts of ten sentences each: several seconds of work, far longer than the drain.
+    texts = ["".join(sentences[i % 128 * 10 : i % 128 * 10 + 10]) for i in range(1024)]
     drain = 0.3
     with server_process(NER_DRAIN_SECONDS=str(drain), NER_MAX_BATCH_TEXTS="1024") as server:
         with server.client() as http:

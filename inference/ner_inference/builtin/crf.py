@@ -80,7 +80,7 @@ class CRF(nn.Module):
         for t in range(1, n_steps):
             candidates = score[:, :, None] + trans
             index = candidates.argmax(axis=1)
-            best = np.take_along_axis(candidates, index[:, None, :], axis=1)[:, 0]
+            best = candidates.max(axis=1)
             keep = keep_steps[:, t, None]
             score = np.where(keep, best + emit[:, t], score)
             # Padded steps pass the tag through unchanged, so one backward sweep serves all lengths.

@@ -64,7 +64,7 @@ class BuiltinModel:
 
     def _tag(self, pieces: list[str], chunk: list[int]) -> list[list[Entity]]:
         with torch.inference_mode():
-            batch = collate([self.encoder.encode(pieces[i]) for i in chunk])
+            batch = collate(self.encoder.encode_many([pieces[i] for i in chunk]))
             paths = self.tagger.decode(batch)
         return [
             entities_from_tags(pieces[i], [TAGS[t] for t in path])

@@ -19,7 +19,7 @@ class NetworkConfig:
     n_bigrams: int
     char_dim: int = 100
     bigram_dim: int = 50
-    hidden: int = 256
+    hidden: int = 128
     dropout: float = 0.5
 
     def as_dict(self) -> dict[str, int | float]:

@@ -22,6 +22,7 @@ from ner_inference.builtin.encoding import Encoded, Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.model import DEFAULT_WEIGHTS, BuiltinModel, save
 from ner_inference.builtin.network import NetworkConfig, Tagger
+from ner_inference.builtin.pretrained import Pretrained
 from ner_inference.builtin.tags import TAG_INDEX, entities_from_tags
 from ner_inference.builtin.vocab import Vocab, count_units
 from ner_inference.evaluation import evaluate
@@ -38,9 +39,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--lr-decay", type=float, default=0.93, help="per-epoch multiplier")
-    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--hidden", type=int, default=128, help="LSTM units per direction")
     ap.add_argument("--dev-fraction", type=float, default=0.05)
     ap.add_argument("--bigram-min-count", type=int, default=2)
+    ap.add_argument(
+        "--embeddings",
+        type=Path,
+        default=None,
+        help="pre-trained vectors from ner_inference.builtin.pretrain (none: random init)",
+    )
+    ap.add_argument(
+        "--max-pretrained-bigrams",
+        type=int,
+        default=150_000,
+        help="most frequent pre-trained bigrams added to the vocabulary beyond MSRA's",
+    )
     ap.add_argument(
         "--max-sentences", type=int, default=0, help="train on the first N (smoke tests)"
     )
@@ -96,6 +109,7 @@ class Progress:
 @dataclass
 class Data:
     encoder: Encoder
+    vectors: Pretrained | None
     train: list[Encoded]
     tags: list[torch.Tensor]
     dev: list[msra.Sentence]
@@ -107,17 +121,21 @@ def prepare(args: argparse.Namespace) -> Data:
         sentences = sentences[: args.max_sentences]
     train, dev = split_dev(sentences, args.dev_fraction, args.seed)
     char_counts, bigram_counts = count_units(text for text, _ in train)
-    encoder = Encoder(
-        Vocab.build(char_counts, 1),
-        Vocab.build(bigram_counts, args.bigram_min_count),
-        jieba_lexicon(),
-    )
+    chars = Vocab.build(char_counts, 1)
+    pairs = Vocab.build(bigram_counts, args.bigram_min_count)
+    vectors = None
+    if args.embeddings is not None:
+        vectors = Pretrained.load(args.embeddings)
+        chars = Vocab([*chars.items, *vectors.chars])
+        pairs = Vocab([*pairs.items, *vectors.bigrams[: args.max_pretrained_bigrams]])
+    encoder = Encoder(chars, pairs, jieba_lexicon())
     print(
         f"train {len(train)}  dev {len(dev)}  chars {len(encoder.chars)}"
         f"  bigrams {len(encoder.bigrams)}"
     )
     return Data(
         encoder=encoder,
+        vectors=vectors,
         train=[encoder.encode(text) for text, _ in train],
         tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
         dev=dev,
@@ -158,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     data = prepare(args)
     encoder = data.encoder
     tagger = Tagger(NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden))
+    if data.vectors is not None:
+        n_chars, n_bigrams = data.vectors.initialise(tagger, encoder)
+        print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams")
     optimizer = torch.optim.Adam(tagger.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
     checkpoint = args.run_dir / "last.pt"

@@ -27,7 +27,9 @@ def normalize_char(ch: str) -> str:
         folded = ch
     if folded.isdigit():
         return "0"
-    return folded.lower()
+    lowered = folded.lower()
+    # One character in, one out: "İ".lower() has two, and would shift every offset after it.
+    return lowered if len(lowered) == 1 else folded
 
 
 class Vocab:

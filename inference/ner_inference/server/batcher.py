@@ -36,6 +36,7 @@ class MicroBatcher:
         max_texts: int,
         max_wait: float,
         on_batch: OnBatch | None = None,
+        concurrency: int = 1,
     ) -> None:
         self._predict = predict
         self._max_texts = max_texts
@@ -45,21 +46,33 @@ class MicroBatcher:
         self._queued_texts = 0
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="ner-inference")
+        # With two slots, one batch is collected (and its HTTP work done on the event loop)
+        # while the other runs: the model does not sit idle between batches.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._worker = ThreadPoolExecutor(concurrency, thread_name_prefix="ner-inference")
         self._collector: asyncio.Task[None] | None = None
-        self._running: list[_Job] = []
-        self.busy_since: float | None = None  # monotonic start of the running batch
+        self._running: dict[asyncio.Task[None], tuple[float, list[_Job]]] = {}
+
+    @property
+    def busy_since(self) -> float | None:
+        """Monotonic start of the oldest running batch; None when the model is idle."""
+        return min((started for started, _ in self._running.values()), default=None)
 
     def start(self) -> None:
         self._collector = asyncio.get_running_loop().create_task(self._collect())
 
     async def stop(self) -> None:
         """Fail whatever is queued or running: by now the server has finished its requests."""
-        unanswered = [*self._running, *self._jobs]
+        unanswered = [job for _, jobs in self._running.values() for job in jobs]
+        unanswered.extend(self._jobs)
+        running = list(self._running)
         if self._collector is not None:
             self._collector.cancel()
+        for task in running:
+            task.cancel()
+        for task in [t for t in (self._collector, *running) if t is not None]:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._collector
+                await task
         for job in unanswered:
             if not job.future.done():
                 job.future.set_exception(RuntimeError("server shutting down"))
@@ -85,28 +98,37 @@ class MicroBatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._max_wait):
                         await self._full.wait()
-            batch = self._running = self._take()
-            texts = [text for job in batch for text in job.texts]
-            started = time.monotonic()
-            self.busy_since = started
-            try:
-                results = await loop.run_in_executor(self._worker, self._predict, texts)
-            except Exception as error:  # the model failed: fail these requests, serve on
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(error)
-                continue
-            finally:
-                self.busy_since = None
-                self._running = []
-            if self._on_batch is not None:
-                self._on_batch(len(texts), time.monotonic() - started)
-            first = 0
+            # Whatever arrives while all slots are busy joins this batch.
+            await self._slots.acquire()
+            batch = self._take()
+            task = loop.create_task(self._run(batch))
+            self._running[task] = (time.monotonic(), batch)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._slots.release()
+
+    async def _run(self, batch: list[_Job]) -> None:
+        texts = [text for job in batch for text in job.texts]
+        started = time.monotonic()
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self._predict, texts
+            )
+        except Exception as error:  # the model failed: fail these requests, serve on
             for job in batch:
-                last = first + len(job.texts)
-                if not job.future.done():  # done: the client went away
-                    job.future.set_result(results[first:last])
-                first = last
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        if self._on_batch is not None:
+            self._on_batch(len(texts), time.monotonic() - started)
+        first = 0
+        for job in batch:
+            last = first + len(job.texts)
+            if not job.future.done():  # done: the client went away
+                job.future.set_result(results[first:last])
+            first = last
 
     def _take(self) -> list[_Job]:
         """Waiting jobs in arrival order, at least one, at most ``max_texts`` texts in all."""

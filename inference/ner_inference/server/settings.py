@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(
         default=2.0, ge=0, description="how long a batch waits for company"
     )
+    batch_concurrency: int = Field(
+        default=2, ge=1, description="batches in flight: the next is gathered while one runs"
+    )
 
     max_text_chars: int = Field(default=100_000, ge=1)
     max_batch_texts: int = Field(default=64, ge=1)

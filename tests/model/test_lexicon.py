@@ -34,7 +34,9 @@ def test_place_names_light_up_place_features() -> None:
     assert not grid[0].any()  # 在 is not in this lexicon
 
 
-def test_pruned_scan_equals_exhaustive_scan() -> None:
+def test_hashed_batch_scan_equals_exhaustive_scan() -> None:
     lexicon = jieba_lexicon()
-    for text in ["中华人民共和国国务院总理李克强", "abc北京😀大学\n", "清华大学出版社出版"]:
-        assert np.array_equal(lexicon.features(text), _brute(lexicon, text))
+    texts = ["中华人民共和国国务院总理李克强", "abc北京😀大学\n", "", "清华大学出版社出版", "京"]
+    for text, grid in zip(texts, lexicon.features_many(texts), strict=True):
+        assert np.array_equal(grid, _brute(lexicon, text))
+        assert np.array_equal(lexicon.features(text), grid)

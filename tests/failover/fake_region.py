@@ -14,6 +14,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Endpoint:
-    """A region's endpoint: a real HTTP server process (``tests.failover.fake_region``)."""
+    """A region's endpoint: a real HTTP server process (``python -m tests.failover.fake_region``)
+    on a fixed loopback port; killable, restartable."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -117,13 +119,32 @@ class Endpoint:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    def start(self, mode: str = "ok") -> None:
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self, mode: str = "ok", *, delay: float | None = None) -> None:
         command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
         command += ["--port", str(self.port), "--mode", mode]
+        if delay is not None:
+            command += ["--delay", str(delay)]
         self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+    def wait_listening(self, within: float = 20) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, (
+                f"endpoint {self.name} exited"
+            )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"endpoint {self.name} does not listen")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

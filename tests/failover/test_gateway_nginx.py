@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,52 +12,18 @@ import pytest
 from ner_operator.gateway import GatewayConfig, Paths, Timings, render_nginx_conf
 
 from tests.failover import nginx
-from tests.failover.fake_region import free_port
+from tests.failover.fake_region import Endpoint, free_port
 
 pytestmark = pytest.mark.integration
 TEXT = {"text": "李克强总理在北京会见了德国总理默克尔。"}
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Upstream:
-    """``python -m tests.failover.fake_region`` on a fixed loopback port; killable, restartable."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, *options: str) -> None:
-        command = [sys.executable, "-m", "tests.failover.fake_region", "--name", self.name]
-        command += options
-        self.process = subprocess.Popen(
-            [*command, "--port", str(self.port)], cwd=ROOT, stdin=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"upstream {self.name} exited"
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"upstream {self.name} does not listen")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
 
 
 @pytest.fixture
-def upstreams() -> Iterator[tuple[Upstream, Upstream]]:
-    a, b = Upstream("a"), Upstream("b")
-    a.start()
-    b.start()
+def upstreams() -> Iterator[tuple[Endpoint, Endpoint]]:
+    a, b = Endpoint("a"), Endpoint("b")
+    for upstream in (a, b):
+        upstream.start()
+        upstream.wait_listening()
     try:
         yield a, b
     finally:
@@ -73,8 +34,8 @@ def upstreams() -> Iterator[tuple[Upstream, Upstream]]:
 def _conf(
     prefix: Path,
     port: int,
-    a: Upstream,
-    b: Upstream,
+    a: Endpoint,
+    b: Endpoint,
     active: str,
     *,
     timings: Timings | None = None,
@@ -127,7 +88,7 @@ async def _send(
 
 
 async def test_passive_failover_and_reload_lose_no_request(
-    tmp_path: Path, upstreams: tuple[Upstream, Upstream]
+    tmp_path: Path, upstreams: tuple[Endpoint, Endpoint]
 ) -> None:
     a, b = upstreams
     port = free_port()
@@ -141,7 +102,8 @@ async def test_passive_failover_and_reload_lose_no_request(
             # The primary dies with POSTs in flight (it answers after 1 s, killed after 0.3 s):
             # each was already sent, so only non_idempotent lets nginx retry it on the backup.
             a.kill()
-            a.start("--mode", "slow", "--delay", "1")
+            a.start("slow", delay=1)
+            a.wait_listening()
             in_flight = asyncio.create_task(_send(client, 8))
             await asyncio.sleep(0.3)
             a.kill()
@@ -158,6 +120,7 @@ async def test_passive_failover_and_reload_lose_no_request(
             # without `Connection: close` (trac.nginx.org ticket 1022): a request sent on such
             # a connection at that instant gets no response, so the client repeats it, once.
             a.start()
+            a.wait_listening()
             retries: list[str] = []
             load = asyncio.create_task(_send(client, 400, concurrency=16, retries=retries))
             await asyncio.sleep(0.2)
@@ -172,7 +135,7 @@ async def test_passive_failover_and_reload_lose_no_request(
 
 
 async def test_without_client_keepalive_a_reload_under_load_cuts_nothing(
-    tmp_path: Path, upstreams: tuple[Upstream, Upstream]
+    tmp_path: Path, upstreams: tuple[Endpoint, Endpoint]
 ) -> None:
     """``clientKeepaliveSeconds: 0``: every response announces `Connection: close`, so the old
     workers of a reload hold no idle client connection to cut; no client retry needed."""

@@ -19,8 +19,6 @@ import asyncio
 import dataclasses
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +29,7 @@ import pytest
 from ner_operator.cluster import cluster_from_body
 from ner_operator.gateway import Paths, kubernetes_config, render_nginx_conf
 
+from bench.drill.processes import Server
 from tests.failover import nginx
 from tests.failover.fake_region import Endpoint, free_port
 from tests.integration.test_failover import FAILOVER, _event_reasons, _pods_ready, _replicas
@@ -115,68 +114,23 @@ def _quiet_log(world: World) -> None:
 # --- end to end through nginx, with the real model ---------------------------------------------
 
 
-class InferenceServer:
-    """``python -m ner_inference.server`` on a free loopback port, in its own session."""
-
-    def __init__(self, region: str, log_dir: Path) -> None:
-        self.region = region
-        self.port = free_port()
-        self.log_path = log_dir / f"{region}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "NER_HOST": "127.0.0.1",
-            "NER_PORT": str(self.port),
-            "NER_TORCH_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-        }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ner_inference.server"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    async def wait_ready(self, within: float = 120) -> None:
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                assert self.process.poll() is None, self.log_path.read_text(errors="replace")
-                try:
-                    if (await client.get(f"{self.url}/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"{self.region} not ready: {self.log_path.read_text(errors='replace')}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
 @pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[dict[str, InferenceServer]]:
-    found = {name: InferenceServer(name, tmp_path) for name in ("region-a", "region-b")}
+async def servers(tmp_path: Path) -> AsyncIterator[dict[str, Server]]:
+    """``python -m ner_inference.server`` per region, in its own session (the drill's servers)."""
+    one_thread = {"NER_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    found = {
+        name: Server(name, free_port(), tmp_path, one_thread) for name in ("region-a", "region-b")
+    }
     try:
         for server in found.values():
             server.start()
-        await asyncio.gather(*(server.wait_ready() for server in found.values()))
+        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            await asyncio.gather(*(server.wait_ready(client, 120) for server in found.values()))
         yield found
     finally:
         for server in found.values():
-            server.kill()
+            server.signal(signal.SIGKILL)
+            server.reap()
 
 
 def _local_conf(conf: str, nercluster: dict[str, Any], prefix: Path, port: int) -> str:
@@ -256,11 +210,11 @@ def _upstreams_after(server: nginx.Nginx, since: float) -> list[str]:
 
 
 async def test_region_killed_under_load_through_the_operators_nginx_loses_nothing(
-    world: World, servers: dict[str, InferenceServer], tmp_path: Path
+    world: World, servers: dict[str, Server], tmp_path: Path
 ) -> None:
     # clientKeepaliveSeconds 0: the reload below cannot cut a kept-alive client request.
     world.operator()
-    urls = {name: server.url for name, server in servers.items()}
+    urls = {name: f"http://{server.address}" for name, server in servers.items()}
     ports = {name: server.port for name, server in servers.items()}
     await _create(world, urls, gateway={"clientKeepaliveSeconds": 0})
     await eventually(lambda: _serving(world, "region-a", ports, world.management), within=30)
@@ -278,7 +232,8 @@ async def test_region_killed_under_load_through_the_operators_nginx_loses_nothin
         a, b = (f"127.0.0.1:{ports[r]}" for r in ("region-a", "region-b"))
         assert set(_upstreams_after(gateway, 0)) == {a}, "region A should serve everything"
 
-        servers["region-a"].kill()
+        servers["region-a"].signal(signal.SIGKILL)
+        servers["region-a"].reap()
         killed = time.time()
         await eventually(lambda: _serving(world, "region-b", ports, world.management), within=20)
         failover_s = time.time() - killed

@@ -11,7 +11,7 @@ import torch
 
 from ner_inference.builtin.lexicon import N_FEATURES, Lexicon
 from ner_inference.builtin.network import Batch
-from ner_inference.builtin.vocab import UNK_ID, Vocab, bigrams, normalize_char
+from ner_inference.builtin.vocab import Vocab, bigrams, normalize_char
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,9 @@ class Encoder:
         """One lexicon pass over all ``texts``: much cheaper than one per text."""
         normalised = [list(map(normalize_char, text)) for text in texts]
         grids = self.lexicon.features_many(["".join(norm) for norm in normalised])
-        char_index, bigram_index = self.chars.index, self.bigrams.index
         return [
             Encoded(
-                chars=np.array([char_index.get(c, UNK_ID) for c in norm], dtype=np.int64),
-                bigrams=np.array(
-                    [bigram_index.get(b, UNK_ID) for b in bigrams(norm)], dtype=np.int64
-                ),
-                lexicon=grid,
+                chars=self.chars.ids(norm), bigrams=self.bigrams.ids(bigrams(norm)), lexicon=grid
             )
             for norm, grid in zip(normalised, grids, strict=True)
         ]

@@ -12,6 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 PAD, UNK = "<pad>", "<unk>"
 UNK_ID = 1
 BOUNDARY = "<s>"
@@ -43,8 +46,9 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.items)
 
-    def get(self, key: str) -> int:
-        return self.index.get(key, UNK_ID)
+    def ids(self, keys: Iterable[str]) -> npt.NDArray[np.int64]:
+        index = self.index  # a local name: this runs for every character encoded
+        return np.array([index.get(k, UNK_ID) for k in keys], dtype=np.int64)
 
     @classmethod
     def build(cls, counts: Counter[str], min_count: int) -> Vocab:

@@ -80,7 +80,7 @@ async def load_and_warm_up(serving: Serving, load: Callable[[Settings], Backend]
         if batcher is not None:
             await batcher.stop()
         return
-    # The model's vocabularies and lexicon are millions of long-lived objects; a full
+    # The model's vocabularies and lexicon are ~170k long-lived container objects; a full
     # collection walking them stalled every request for ~100 ms. Frozen, the collector
     # skips them.
     gc.collect()

@@ -100,18 +100,17 @@ class MicroBatcher:
                         await self._full.wait()
             # Whatever arrives while all slots are busy joins this batch.
             await self._slots.acquire()
-            batch = self._take()
-            task = loop.create_task(self._run(batch))
-            self._running[task] = (time.monotonic(), batch)
+            batch, started = self._take(), time.monotonic()
+            task = loop.create_task(self._run(batch, started))
+            self._running[task] = (started, batch)
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
         self._slots.release()
 
-    async def _run(self, batch: list[_Job]) -> None:
+    async def _run(self, batch: list[_Job], started: float) -> None:
         texts = [text for job in batch for text in job.texts]
-        started = time.monotonic()
         try:
             results = await asyncio.get_running_loop().run_in_executor(
                 self._worker, self._predict, texts

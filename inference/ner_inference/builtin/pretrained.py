@@ -61,8 +61,9 @@ def _copy(
     # Rows without a vector keep torch's N(0, 1) init; scaling the vectors to the same
     # spread keeps both kinds of rows on one footing for the LSTM.
     scaled = torch.from_numpy(vectors / max(float(vectors.std()), 1e-6))
-    rows = [(vocab.index[w], i) for i, w in enumerate(words) if w in vocab.index]
-    with torch.no_grad():
-        for row, i in rows:
-            embedding.weight[row] = scaled[i]
-    return len(rows)
+    pairs = [(vocab.index[w], i) for i, w in enumerate(words) if w in vocab.index]
+    if pairs:
+        rows, sources = zip(*pairs, strict=True)
+        with torch.no_grad():
+            embedding.weight[list(rows)] = scaled[list(sources)]
+    return len(pairs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,18 @@ def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
     labelled = [text for text, _ in msra.read("train")[:60]]
     unlabeled = ["翡翠湖畔的鹦鹉在歌唱。", "鹦鹉飞过翡翠湖。", *labelled]
     lines = [list(map(normalize_char, text)) for text in unlabeled] * 3
-    args = parse_args(["--char-min-count", "1", "--bigram-min-count", "1", "--epochs", "1"])
+    args = parse_args(
+        [
+            "--char-min-count",
+            "1",
+            "--bigram-min-count",
+            "1",
+            "--word-min-count",
+            "1",
+            "--epochs",
+            "1",
+        ]
+    )
     vectors = learn(lines, args)
     path = tmp_path / "embeddings.npz"
     vectors.save(path)
@@ -52,9 +64,16 @@ def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
     assert "鹦" not in "".join(labelled[:40])
 
     loaded = Pretrained.load(path)
-    tagger = Tagger(NetworkConfig(len(model.encoder.chars), len(model.encoder.bigrams)))
-    n_chars, n_bigrams = loaded.initialise(tagger, model.encoder)
-    assert n_chars == len(loaded.chars) and n_bigrams > 0
+    assert "鹦鹉" in loaded.words and "翡翠" in loaded.words  # jieba words, cut from the text
+    assert "鹦鹉" in model.encoder.words.index
+    config = NetworkConfig(len(model.encoder.chars), len(model.encoder.bigrams))
+    tagger = Tagger(replace(config, n_words=len(model.encoder.words)))
+    n_chars, n_bigrams, n_words = loaded.initialise(tagger, model.encoder)
+    assert n_chars == len(loaded.chars) and n_bigrams > 0 and n_words == len(loaded.words)
     row = tagger.char_embedding.weight[model.encoder.chars.index["鹦"]].detach().numpy()
     vector = loaded.char_vectors[loaded.chars.index("鹦")]
     assert np.allclose(row, vector / loaded.char_vectors.std(), atol=1e-6)
+    assert tagger.word_embedding is not None
+    row = tagger.word_embedding.weight[model.encoder.words.index["鹦鹉"]].detach().numpy()
+    vector = loaded.word_vectors[loaded.words.index("鹦鹉")]
+    assert np.allclose(row, vector / loaded.word_vectors.std(), atol=1e-6)

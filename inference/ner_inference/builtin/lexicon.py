@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -45,6 +46,27 @@ def _codes(text: str) -> npt.NDArray[np.uint64]:
 
 
 _Floats = npt.NDArray[np.float32]
+_Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The dictionary words found in a batch of texts, scanned as one string (the texts
+    joined by a separator that no word contains)."""
+
+    features: _Floats  # [total length, N_FEATURES]: the ``features`` grid of the joined text
+    starts: _Ints  # every match: where it starts in the joined text (ascending),
+    lengths: _Ints  # how many characters it has,
+    entries: _Ints  # and which entry of Lexicon.entries it is
+    firsts: _Ints  # where each text starts in the joined text
+    sizes: list[int]  # how long each text is
+
+    def grids(self) -> list[_Floats]:
+        """The ``features`` grid of each text."""
+        return [
+            self.features[first : first + size]
+            for first, size in zip(self.firsts, self.sizes, strict=True)
+        ]
 
 
 class Lexicon:
@@ -52,23 +74,20 @@ class Lexicon:
 
     def __init__(self, words: dict[str, tuple[int, float]]) -> None:
         self.words = words
+        self.entries: list[str] = list(words)
+        self.groups: _Ints = np.array([g for g, _ in words.values()], dtype=np.int64)
+        self.weights: _Floats = np.array([w for _, w in words.values()], dtype=np.float32)
         self.max_len = min(MAX_WORD_LEN, max((len(w) for w in words), default=1))
-        # Per word length: sorted hashes, and the group and weight of each.
-        self._tables: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], _Floats]] = []
+        # Per word length: sorted hashes, and the entry of each.
+        self._tables: list[tuple[npt.NDArray[np.uint64], _Ints]] = []
         for length in range(1, self.max_len + 1):
-            same = [w for w in words if len(w) == length]
-            codes = _codes("".join(same)).reshape(len(same), length)
+            same = [i for i, w in enumerate(self.entries) if len(w) == length]
+            codes = _codes("".join(self.entries[i] for i in same)).reshape(len(same), length)
             hashes = codes[:, 0].copy()
             for k in range(1, length):
                 hashes = hashes * _MULTIPLIER + codes[:, k]
             order = np.argsort(hashes)
-            self._tables.append(
-                (
-                    hashes[order],
-                    np.array([words[w][0] for w in same], dtype=np.int64)[order],
-                    np.array([words[w][1] for w in same], dtype=np.float32)[order],
-                )
-            )
+            self._tables.append((hashes[order], np.array(same, dtype=np.int64)[order]))
 
     @classmethod
     def from_jieba(cls) -> Lexicon:
@@ -106,45 +125,69 @@ class Lexicon:
 
     def features_many(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
         """``features`` of every text, computed in one pass over all of them."""
+        return self.scan(texts).grids()
+
+    def scan(self, texts: Sequence[str]) -> Scan:
         joined = _SEPARATOR.join(texts)
-        n = len(joined)
+        starts, lengths, entries = self._matches(joined)
+        order = np.argsort(starts, kind="stable")
+        starts, lengths, entries = starts[order], lengths[order], entries[order]
         width = len(POS_GROUPS)
-        out = np.zeros((n, len(POSITIONS) * width), dtype=np.float32)
+        out = np.zeros((len(joined), len(POSITIONS) * width), dtype=np.float32)
+        rows, roles, match = cells(starts, lengths)
+        cols = roles * width + self.groups[entries[match]]
+        np.maximum.at(out, (rows, cols), self.weights[entries[match]])
+        sizes = [len(t) for t in texts]
+        firsts = np.cumsum([0, *(size + 1 for size in sizes[:-1])]).astype(np.int64)
+        return Scan(out, starts, lengths, entries, firsts, sizes)
+
+    def _matches(self, joined: str) -> tuple[_Ints, _Ints, _Ints]:
         codes = _codes(joined)
-        rows: list[npt.NDArray[np.int64]] = []
-        cols: list[npt.NDArray[np.int64]] = []
-        values: list[npt.NDArray[np.float32]] = []
+        starts: list[_Ints] = []
+        lengths: list[_Ints] = []
+        entries: list[_Ints] = []
         hashes = codes
-        for length, (table, groups, weights) in enumerate(self._tables, 1):
+        for length, (table, entry) in enumerate(self._tables, 1):
             if length > 1:
                 hashes = hashes[:-1] * _MULTIPLIER + codes[length - 1 :]
             if not len(hashes) or not len(table):
                 continue
             found = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
-            starts = np.flatnonzero(table[found] == hashes)
-            if not len(starts):
-                continue
-            group, weight = groups[found[starts]], weights[found[starts]]
-            if length == 1:
-                rows.append(starts)
-                cols.append(3 * width + group)
-                values.append(weight)
-                continue
-            rows.extend((starts, starts + length - 1))
-            cols.extend((group, 2 * width + group))
-            values.extend((weight, weight))
-            if length > 2:
-                inner = np.arange(1, length - 1)
-                rows.append((starts[:, None] + inner).ravel())
-                cols.append(np.repeat(width + group, length - 2))
-                values.append(np.repeat(weight, length - 2))
-        if rows:
-            np.maximum.at(out, (np.concatenate(rows), np.concatenate(cols)), np.concatenate(values))
-        grids, first = [], 0
-        for text in texts:
-            grids.append(out[first : first + len(text)])
-            first += len(text) + 1
-        return grids
+            hits = np.flatnonzero(table[found] == hashes)
+            starts.append(hits)
+            lengths.append(np.full(len(hits), length, dtype=np.int64))
+            entries.append(entry[found[hits]])
+        if not starts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(starts), np.concatenate(lengths), np.concatenate(entries)
+
+
+def cells(starts: _Ints, lengths: _Ints) -> tuple[_Ints, _Ints, _Ints]:
+    """The characters that matches cover: (position, role, match index) per cell, where the
+    role indexes POSITIONS: S for a single character; B, M.., E for longer words."""
+    single = lengths == 1
+    inner = np.maximum(lengths - 2, 0)
+    first_inner = np.cumsum(inner) - inner
+    # 0, 1, .., n - 1 for each match's n inner characters, concatenated.
+    ranks = np.arange(int(inner.sum()), dtype=np.int64) - np.repeat(first_inner, inner)
+    longer = np.flatnonzero(~single)
+    return (
+        np.concatenate(
+            [
+                starts[single],
+                starts[longer],
+                starts[longer] + lengths[longer] - 1,
+                np.repeat(starts + 1, inner) + ranks,
+            ]
+        ),
+        np.repeat(
+            np.array([3, 0, 2, 1]), [int(single.sum()), len(longer), len(longer), len(ranks)]
+        ),
+        np.concatenate(
+            [np.flatnonzero(single), longer, longer, np.repeat(np.arange(len(starts)), inner)]
+        ),
+    )
 
 
 @cache

@@ -72,7 +72,7 @@ class BuiltinModel:
         ]
 
 
-def save(path: Path, tagger: Tagger, chars: Vocab, bigrams: Vocab, meta: dict[str, Any]) -> None:
+def save(path: Path, tagger: Tagger, encoder: Encoder, meta: dict[str, Any]) -> None:
     """Half-precision embeddings keep the file small; everything else stays float32."""
     state = {
         k: (v.half() if "embedding" in k else v).detach().clone()
@@ -84,8 +84,9 @@ def save(path: Path, tagger: Tagger, chars: Vocab, bigrams: Vocab, meta: dict[st
         {
             "format": FORMAT,
             "config": tagger.config.as_dict(),
-            "chars": chars.items,
-            "bigrams": bigrams.items,
+            "chars": encoder.chars.items,
+            "bigrams": encoder.bigrams.items,
+            "words": encoder.words.items,
             "state_dict": state,
             "meta": meta,
         },
@@ -121,6 +122,8 @@ def load(
             tagger = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 tagger, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
             )
-    encoder = Encoder(Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon())
+    encoder = Encoder(
+        Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon(), Vocab(blob.get("words", []))
+    )
     version = str(blob.get("meta", {}).get("version", "unknown")) + ("-int8" if quantize else "")
     return BuiltinModel(tagger, encoder, version, time.perf_counter() - started, parallelism)

@@ -21,9 +21,26 @@ class NetworkConfig:
     bigram_dim: int = 50
     hidden: int = 128
     dropout: float = 0.5
+    # SoftLexicon word embeddings (0 words: the lexicon gives scalar features only).
+    n_words: int = 0
+    word_dim: int = 50
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
+
+
+# B, M and E sets: the words in which a character stands first, inside, last.
+WORD_SETS = 3
+
+
+@dataclass
+class WordSets:
+    """Flat bag contents: word ``rows[k]`` joins bag ``bags[k]`` with ``weights[k]``; bag
+    ``(b * T + t) * WORD_SETS + s`` is set ``s`` of character ``t`` in sequence ``b``."""
+
+    bags: Tensor  # [N] int64
+    rows: Tensor  # [N] int64
+    weights: Tensor  # [N] float32
 
 
 @dataclass
@@ -33,6 +50,7 @@ class Batch:
     chars: Tensor  # [B, T] int64
     bigrams: Tensor  # [B, T + 1] int64
     lexicon: Tensor  # [B, T, N_FEATURES] float32
+    words: WordSets
     lengths: Tensor  # [B] int64, on CPU
     mask: Tensor  # [B, T] bool
 
@@ -44,6 +62,10 @@ class Tagger(nn.Module):
         self.char_embedding = nn.Embedding(config.n_chars, config.char_dim, padding_idx=0)
         self.bigram_embedding = nn.Embedding(config.n_bigrams, config.bigram_dim, padding_idx=0)
         width = config.char_dim + 2 * config.bigram_dim + N_FEATURES
+        self.word_embedding: nn.Embedding | None = None
+        if config.n_words:
+            self.word_embedding = nn.Embedding(config.n_words, config.word_dim, padding_idx=0)
+            width += WORD_SETS * config.word_dim
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(width, config.hidden, batch_first=True, bidirectional=True)
         self.emit = nn.Linear(2 * config.hidden, len(TAGS))
@@ -51,9 +73,10 @@ class Tagger(nn.Module):
 
     def emissions(self, batch: Batch) -> Tensor:
         bigram = self.bigram_embedding(batch.bigrams)
-        x = torch.cat(
-            [self.char_embedding(batch.chars), bigram[:, :-1], bigram[:, 1:], batch.lexicon], dim=2
-        )
+        parts = [self.char_embedding(batch.chars), bigram[:, :-1], bigram[:, 1:], batch.lexicon]
+        if self.word_embedding is not None:
+            parts.append(self._word_sets(batch))
+        x = torch.cat(parts, dim=2)
         packed = pack_padded_sequence(
             self.dropout(x), batch.lengths, batch_first=True, enforce_sorted=False
         )
@@ -61,6 +84,16 @@ class Tagger(nn.Module):
         out, _ = pad_packed_sequence(hidden, batch_first=True, total_length=x.size(1))
         emissions: Tensor = self.emit(self.dropout(out))
         return emissions
+
+    def _word_sets(self, batch: Batch) -> Tensor:
+        """``[B, T, WORD_SETS * word_dim]``: the weighted sum of each set's word vectors."""
+        assert self.word_embedding is not None
+        size, steps = batch.chars.shape
+        words = batch.words
+        vectors = self.word_embedding(words.rows) * words.weights.unsqueeze(1)
+        sums = vectors.new_zeros(size * steps * WORD_SETS, self.config.word_dim)
+        out: Tensor = sums.index_add_(0, words.bags, vectors).view(size, steps, -1)
+        return out
 
     def loss(self, batch: Batch, tags: Tensor) -> Tensor:
         return self.crf.neg_log_likelihood(self.emissions(batch), tags, batch.mask)

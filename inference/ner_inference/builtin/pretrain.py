@@ -1,4 +1,4 @@
-"""Pre-train character and bigram embeddings on unlabeled Chinese text (skip-gram).
+"""Pre-train character, bigram and word embeddings on unlabeled Chinese text (skip-gram).
 
 ``python -m ner_inference.builtin.pretrain --out runs/builtin/embeddings.npz``
 
@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ner_inference.builtin import msra
+from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.pretrained import Pretrained
 from ner_inference.builtin.vocab import bigrams, normalize_char
 
@@ -94,7 +95,31 @@ def learn(lines: list[list[str]], args: argparse.Namespace) -> Pretrained:
         **common,
     )
     print(f"bigrams: {len(pairs)} in {time.perf_counter() - started:.0f}s", flush=True)
-    return Pretrained(chars, char_vectors, pairs, pair_vectors)
+    words, word_vectors = learn_words(lines, args)
+    print(f"words: {len(words)} in {time.perf_counter() - started:.0f}s", flush=True)
+    return Pretrained(chars, char_vectors, pairs, pair_vectors, words, word_vectors)
+
+
+def learn_words(
+    lines: list[list[str]], args: argparse.Namespace
+) -> tuple[list[str], npt.NDArray[np.float32]]:
+    """Skip-gram vectors of jieba's words, learnt on the text cut into words by jieba's
+    dictionary (no HMM guesses: the tagger matches dictionary words only). Single
+    characters are context; only lexicon words of two or more characters are kept."""
+    import jieba
+
+    lexicon = jieba_lexicon()
+    tokens = [list(jieba.cut("".join(line), HMM=False)) for line in lines]
+    words, vectors = train_vectors(
+        tokens,
+        dim=args.word_dim,
+        min_count=args.word_min_count,
+        epochs=args.epochs,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    keep = [i for i, w in enumerate(words) if len(w) > 1 and w in lexicon.words]
+    return [words[i] for i in keep], vectors[keep]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,6 +129,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--bigram-dim", type=int, default=50)
     ap.add_argument("--char-min-count", type=int, default=2)
     ap.add_argument("--bigram-min-count", type=int, default=5)
+    ap.add_argument("--word-dim", type=int, default=50)
+    ap.add_argument("--word-min-count", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261125)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +21,25 @@ class Pretrained:
     char_vectors: npt.NDArray[np.float32]
     bigrams: list[str]  # most frequent first
     bigram_vectors: npt.NDArray[np.float32]
+    # Lexicon words of two or more characters, most frequent first (none in older files).
+    words: list[str] = field(default_factory=list)
+    word_vectors: npt.NDArray[np.float32] = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float32)
+    )
 
     @classmethod
     def load(cls, path: Path) -> Pretrained:
         with np.load(path) as blob:
+            words = blob["words"] if "words" in blob else np.zeros(0, dtype=str)
             return cls(
                 chars=[str(c) for c in blob["chars"]],
                 char_vectors=blob["char_vectors"],
                 bigrams=[str(b) for b in blob["bigrams"]],
                 bigram_vectors=blob["bigram_vectors"],
+                words=[str(w) for w in words],
+                word_vectors=blob["word_vectors"]
+                if "word_vectors" in blob
+                else np.zeros((0, 0), dtype=np.float32),
             )
 
     def save(self, path: Path) -> None:
@@ -40,13 +50,20 @@ class Pretrained:
             char_vectors=self.char_vectors,
             bigrams=np.asarray(self.bigrams),
             bigram_vectors=self.bigram_vectors,
+            words=np.asarray(self.words, dtype=str),
+            word_vectors=self.word_vectors,
         )
 
-    def initialise(self, tagger: Tagger, encoder: Encoder) -> tuple[int, int]:
-        """Copy vectors into the tagger's embeddings; how many char and bigram rows got one."""
+    def initialise(self, tagger: Tagger, encoder: Encoder) -> tuple[int, int, int]:
+        """Copy vectors into the tagger's embeddings; how many char, bigram and word rows
+        got one."""
+        n_words = 0
+        if tagger.word_embedding is not None:
+            n_words = _copy(tagger.word_embedding, encoder.words, self.words, self.word_vectors)
         return (
             _copy(tagger.char_embedding, encoder.chars, self.chars, self.char_vectors),
             _copy(tagger.bigram_embedding, encoder.bigrams, self.bigrams, self.bigram_vectors),
+            n_words,
         )
 
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--run-dir", type=Path, default=Path("runs/builtin"))
     ap.add_argument("--export", type=Path, default=DEFAULT_WEIGHTS, help="shipped weights file")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument(
         "--patience", type=int, default=6, help="epochs without dev gain before stopping"
     )
@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=150_000,
         help="most frequent pre-trained bigrams added to the vocabulary beyond MSRA's",
+    )
+    ap.add_argument(
+        "--max-words",
+        type=int,
+        default=150_000,
+        help="most frequent pre-trained words given SoftLexicon embeddings (0: none)",
     )
     ap.add_argument(
         "--max-sentences", type=int, default=0, help="train on the first N (smoke tests)"
@@ -123,15 +129,17 @@ def prepare(args: argparse.Namespace) -> Data:
     char_counts, bigram_counts = count_units(text for text, _ in train)
     chars = Vocab.build(char_counts, 1)
     pairs = Vocab.build(bigram_counts, args.bigram_min_count)
-    vectors = None
+    vectors, words = None, None
     if args.embeddings is not None:
         vectors = Pretrained.load(args.embeddings)
         chars = Vocab([*chars.items, *vectors.chars])
         pairs = Vocab([*pairs.items, *vectors.bigrams[: args.max_pretrained_bigrams]])
-    encoder = Encoder(chars, pairs, jieba_lexicon())
+        if vectors.words and args.max_words:
+            words = Vocab(vectors.words[: args.max_words])
+    encoder = Encoder(chars, pairs, jieba_lexicon(), words)
     print(
         f"train {len(train)}  dev {len(dev)}  chars {len(encoder.chars)}"
-        f"  bigrams {len(encoder.bigrams)}"
+        f"  bigrams {len(encoder.bigrams)}  words {len(words) if words else 0}"
     )
     return Data(
         encoder=encoder,
@@ -175,10 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     data = prepare(args)
     encoder = data.encoder
-    tagger = Tagger(NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden))
+    n_words = len(encoder.words) if len(encoder.words) > 2 else 0
+    config = NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden)
+    tagger = Tagger(replace(config, n_words=n_words))
     if data.vectors is not None:
-        n_chars, n_bigrams = data.vectors.initialise(tagger, encoder)
-        print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams")
+        n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
+        print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
     optimizer = torch.optim.Adam(tagger.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
     checkpoint = args.run_dir / "last.pt"
@@ -219,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "history": progress.history,
             }
-            save(args.export, tagger, encoder.chars, encoder.bigrams, meta)
+            save(args.export, tagger, encoder, meta)
         print(
             f"epoch {epoch + 1}: loss {loss:.4f}  dev F1 {f1:.2f}  best {progress.best:.2f}"
             f"{'  (exported)' if improved else ''}  {seconds:.0f}s",

@@ -77,3 +77,15 @@ def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
     row = tagger.word_embedding.weight[model.encoder.words.index["鹦鹉"]].detach().numpy()
     vector = loaded.word_vectors[loaded.words.index("鹦鹉")]
     assert np.allclose(row, vector / loaded.word_vectors.std(), atol=1e-6)
+
+
+def test_final_run_without_dev_set_exports_every_epoch(tmp_path: Path) -> None:
+    """--dev-fraction 0 (the final run on all training data): nothing to select on, so the
+    weights are those of the last epoch."""
+    run, weights = tmp_path / "run", tmp_path / "model.pt"
+    args = ["--run-dir", str(run), "--export", str(weights), "--max-sentences", "60", "--quiet"]
+    main([*args, "--dev-fraction", "0", "--epochs", "2"])
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all("dev_f1" not in h for h in history)
+    assert load(weights).version == "msra-all-e2"

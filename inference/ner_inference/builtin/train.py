@@ -40,7 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--lr-decay", type=float, default=0.93, help="per-epoch multiplier")
     ap.add_argument("--hidden", type=int, default=128, help="LSTM units per direction")
-    ap.add_argument("--dev-fraction", type=float, default=0.05)
+    ap.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=0.05,
+        help="held out for model selection; 0: train on all, export every epoch (final runs)",
+    )
     ap.add_argument("--bigram-min-count", type=int, default=2)
     ap.add_argument(
         "--embeddings",
@@ -72,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def split_dev(
     sentences: list[msra.Sentence], fraction: float, seed: int
 ) -> tuple[list[msra.Sentence], list[msra.Sentence]]:
+    if fraction <= 0:
+        return sentences, []
     order = list(range(len(sentences)))
     random.Random(seed).shuffle(order)
     n_dev = max(1, int(len(sentences) * fraction))
@@ -108,7 +115,8 @@ class Progress:
     def epochs_without_gain(self) -> int:
         best, since = -1.0, 0
         for h in self.history:
-            best, since = (h["dev_f1"], 0) if h["dev_f1"] > best else (best, since + 1)
+            if "dev_f1" in h:
+                best, since = (h["dev_f1"], 0) if h["dev_f1"] > best else (best, since + 1)
         return since
 
 
@@ -176,6 +184,41 @@ def train_epoch(
     return total / len(plan)
 
 
+@dataclass
+class Training:
+    """Everything a checkpoint saves and a resumed run restores."""
+
+    tagger: Tagger
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    rng: random.Random
+
+    def resume(self, checkpoint: Path) -> Progress:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        self.tagger.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        return Progress(state["best"], state["epoch"] + 1, state["history"])
+
+    def save(self, checkpoint: Path, epoch: int, progress: Progress) -> None:
+        state = {
+            "model": self.tagger.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "epoch": epoch,
+            "best": progress.best,
+            "history": progress.history,
+            "rng": self.rng.getstate(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+        (checkpoint.parent / "history.json").write_text(json.dumps(progress.history, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -191,16 +234,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
     optimizer = torch.optim.Adam(tagger.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+    training = Training(tagger, optimizer, schedule, rng)
     checkpoint = args.run_dir / "last.pt"
     progress = Progress()
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        tagger.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        progress = Progress(state["best"], state["epoch"] + 1, state["history"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        progress = training.resume(checkpoint)
         print(f"resumed after epoch {progress.next_epoch}, best dev F1 {progress.best:.2f}")
 
     lengths = [len(e.chars) for e in data.train]
@@ -213,43 +251,34 @@ def main(argv: list[str] | None = None) -> None:
         bar = tqdm(plan, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.quiet, ncols=100)
         loss = train_epoch(tagger, optimizer, data, plan, bar)
         schedule.step()
-        version = f"msra-e{epoch + 1}"
-        f1 = dev_f1(BuiltinModel(tagger, encoder, version), data.dev)
-        seconds = time.perf_counter() - started
-        progress.history.append(
-            {"epoch": epoch + 1, "loss": loss, "dev_f1": f1, "seconds": seconds}
-        )
-        improved = f1 > progress.best
+        version = f"msra-e{epoch + 1}" if data.dev else f"msra-all-e{epoch + 1}"
+        entry = {"epoch": epoch + 1, "loss": loss}
+        # Without a dev set there is nothing to select on: every epoch is exported.
+        improved = True
+        if data.dev:
+            entry["dev_f1"] = f1 = dev_f1(BuiltinModel(tagger, encoder, version), data.dev)
+            improved = f1 > progress.best
+            progress.best = max(progress.best, f1)
+        entry["seconds"] = seconds = time.perf_counter() - started
+        progress.history.append(entry)
         if improved:
-            progress.best = f1
             meta = {
                 "version": version,
-                "dev_f1": round(f1, 2),
+                "dev_f1": round(entry["dev_f1"], 2) if data.dev else None,
                 "seed": args.seed,
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "history": progress.history,
             }
             save(args.export, tagger, encoder, meta)
+        dev_report = f"dev F1 {entry['dev_f1']:.2f}  best {progress.best:.2f}" if data.dev else ""
         print(
-            f"epoch {epoch + 1}: loss {loss:.4f}  dev F1 {f1:.2f}  best {progress.best:.2f}"
+            f"epoch {epoch + 1}: loss {loss:.4f}  {dev_report}"
             f"{'  (exported)' if improved else ''}  {seconds:.0f}s",
             flush=True,
         )
-        args.run_dir.mkdir(parents=True, exist_ok=True)
-        state = {
-            "model": tagger.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(),
-            "epoch": epoch,
-            "best": progress.best,
-            "history": progress.history,
-            "rng": rng.getstate(),
-            "torch_rng": torch.get_rng_state(),
-        }
-        torch.save(state, checkpoint.with_suffix(".tmp"))
-        checkpoint.with_suffix(".tmp").replace(checkpoint)
-        (args.run_dir / "history.json").write_text(json.dumps(progress.history, indent=1))
-    print(f"best dev F1 {progress.best:.2f}; weights in {args.export}")
+        training.save(checkpoint, epoch, progress)
+    summary = f"best dev F1 {progress.best:.2f}" if data.dev else "no dev set: last epoch"
+    print(f"{summary}; weights in {args.export}")
 
 
 if __name__ == "__main__":

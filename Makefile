@@ -37,7 +37,7 @@ test: lint ## lint, then the whole test suite (real servers on loopback)
 train: setup runs/builtin/embeddings.npz ## train the built-in model on MSRA (resumes from runs/builtin/last.pt)
 	$(PY) -m ner_inference.builtin.train --run-dir runs/builtin --embeddings runs/builtin/embeddings.npz
 
-# Skip-gram character and bigram vectors from unlabeled news (~10 min on 2 cores).
+# Skip-gram character, bigram and word vectors from unlabeled news (~13 min on 2 cores).
 runs/builtin/embeddings.npz: | setup
 	$(PY) -m ner_inference.builtin.pretrain --out $@
 

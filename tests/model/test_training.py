@@ -56,7 +56,7 @@ def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
     main(
         [
             *["--run-dir", str(run), "--export", str(weights), "--max-sentences", "40"],
-            *["--embeddings", str(path), "--epochs", "1", "--quiet"],
+            *["--embeddings", str(path), "--max-words", "1000", "--epochs", "1", "--quiet"],
         ]
     )
     model = load(weights)

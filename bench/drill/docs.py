@@ -224,6 +224,7 @@ def markdown(variants: dict[str, Any]) -> str:
         ".venv/bin/python -m bench.drill --requests 2000 --concurrency 20 --work-dir /tmp/d\n"
         "```\n\n"
         "Every run prints progress each second and a table; the exit status is 1 if any request "
-        "was lost. `tests/drill/` runs a 2,000-request version in `make test` and asserts 0 lost.\n"
+        "was lost. `tests/drill/` runs a 3,000-request version (SIGKILL and SIGTERM, drain 0.2 s) "
+        "in `make test` and asserts 0 lost.\n"
     )
     return "\n".join(parts)

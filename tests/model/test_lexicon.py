@@ -45,13 +45,13 @@ def test_hashed_batch_scan_equals_exhaustive_scan() -> None:
         assert np.array_equal(lexicon.features(text), grid)
 
 
-def _brute_word_sets(encoder: Encoder, text: str) -> dict[tuple[int, int], float]:
+def _brute_word_sets(lexicon: Lexicon, words: Vocab, text: str) -> dict[tuple[int, int], float]:
     """(bag, word row) -> weight, by trying every substring."""
-    lexicon, found = encoder.lexicon, {}
+    found = {}
     for i in range(len(text)):
         for j in range(i + 2, len(text) + 1):
             word = text[i:j]
-            row = encoder.words.index.get(word, 0)
+            row = words.index.get(word, 0)
             if word in lexicon.words and row:
                 weight = lexicon.words[word][1]
                 for k in range(i, j):
@@ -77,7 +77,7 @@ def test_word_sets_hold_every_word_covering_a_character() -> None:
                 encoded.word_bags, encoded.word_rows, encoded.word_weights, strict=True
             )
         }
-        expected = _brute_word_sets(encoder, text)
+        expected = _brute_word_sets(lexicon, words, text)
         assert got.keys() == expected.keys()
         assert all(abs(got[k] - expected[k]) < 1e-6 for k in got)
     [first] = encoder.encode_many(["北京大学"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,16 +64,18 @@ def test_pretrained_vectors_start_the_embeddings(tmp_path: Path) -> None:
 
     loaded = Pretrained.load(path)
     assert "鹦鹉" in loaded.words and "翡翠" in loaded.words  # jieba words, cut from the text
-    assert "鹦鹉" in model.encoder.words.index
-    config = NetworkConfig(len(model.encoder.chars), len(model.encoder.bigrams))
-    tagger = Tagger(replace(config, n_words=len(model.encoder.words)))
+    words = model.encoder.words
+    assert words is not None and "鹦鹉" in words.index
+    tagger = Tagger(
+        NetworkConfig(len(model.encoder.chars), len(model.encoder.bigrams), n_words=len(words))
+    )
     n_chars, n_bigrams, n_words = loaded.initialise(tagger, model.encoder)
     assert n_chars == len(loaded.chars) and n_bigrams > 0 and n_words == len(loaded.words)
     row = tagger.char_embedding.weight[model.encoder.chars.index["鹦"]].detach().numpy()
     vector = loaded.char_vectors[loaded.chars.index("鹦")]
     assert np.allclose(row, vector / loaded.char_vectors.std(), atol=1e-6)
     assert tagger.word_embedding is not None
-    row = tagger.word_embedding.weight[model.encoder.words.index["鹦鹉"]].detach().numpy()
+    row = tagger.word_embedding.weight[words.index["鹦鹉"]].detach().numpy()
     vector = loaded.word_vectors[loaded.words.index("鹦鹉")]
     assert np.allclose(row, vector / loaded.word_vectors.std(), atol=1e-6)
 

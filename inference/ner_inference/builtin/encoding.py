@@ -36,9 +36,9 @@ class Encoder:
         self.chars = chars
         self.bigrams = bigram_vocab
         self.lexicon = lexicon
-        self.words = words or Vocab([])
+        self.words = words  # None: no word sets (every bag stays empty)
         # Lexicon entry -> word embedding row; 0 (padding) for words without a vector.
-        index = self.words.index
+        index = words.index if words is not None else {}
         self._word_rows = np.array([index.get(w, 0) for w in lexicon.entries], dtype=np.int64)
 
     def encode(self, text: str) -> Encoded:

@@ -55,7 +55,7 @@ class Scan:
     joined by a separator that no word contains)."""
 
     features: _Floats  # [total length, N_FEATURES]: the ``features`` grid of the joined text
-    starts: _Ints  # every match: where it starts in the joined text (ascending),
+    starts: _Ints  # every match: where it starts in the joined text,
     lengths: _Ints  # how many characters it has,
     entries: _Ints  # and which entry of Lexicon.entries it is
     firsts: _Ints  # where each text starts in the joined text
@@ -130,8 +130,6 @@ class Lexicon:
     def scan(self, texts: Sequence[str]) -> Scan:
         joined = _SEPARATOR.join(texts)
         starts, lengths, entries = self._matches(joined)
-        order = np.argsort(starts, kind="stable")
-        starts, lengths, entries = starts[order], lengths[order], entries[order]
         width = len(POS_GROUPS)
         out = np.zeros((len(joined), len(POSITIONS) * width), dtype=np.float32)
         rows, roles, match = cells(starts, lengths)

@@ -86,7 +86,7 @@ def save(path: Path, tagger: Tagger, encoder: Encoder, meta: dict[str, Any]) -> 
             "config": tagger.config.as_dict(),
             "chars": encoder.chars.items,
             "bigrams": encoder.bigrams.items,
-            "words": encoder.words.items,
+            "words": encoder.words.items if encoder.words is not None else [],
             "state_dict": state,
             "meta": meta,
         },
@@ -122,8 +122,7 @@ def load(
             tagger = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 tagger, {torch.nn.LSTM, torch.nn.Linear}, dtype=torch.qint8
             )
-    encoder = Encoder(
-        Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon(), Vocab(blob.get("words", []))
-    )
+    words = Vocab(blob["words"]) if blob.get("words") else None
+    encoder = Encoder(Vocab(blob["chars"]), Vocab(blob["bigrams"]), jieba_lexicon(), words)
     version = str(blob.get("meta", {}).get("version", "unknown")) + ("-int8" if quantize else "")
     return BuiltinModel(tagger, encoder, version, time.perf_counter() - started, parallelism)

@@ -58,7 +58,7 @@ class Pretrained:
         """Copy vectors into the tagger's embeddings; how many char, bigram and word rows
         got one."""
         n_words = 0
-        if tagger.word_embedding is not None:
+        if tagger.word_embedding is not None and encoder.words is not None:
             n_words = _copy(tagger.word_embedding, encoder.words, self.words, self.word_vectors)
         return (
             _copy(tagger.char_embedding, encoder.chars, self.chars, self.char_vectors),

@@ -13,7 +13,7 @@ import argparse
 import json
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -234,9 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     data = prepare(args)
     encoder = data.encoder
-    n_words = len(encoder.words) if len(encoder.words) > 2 else 0
-    config = NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden)
-    tagger = Tagger(replace(config, n_words=n_words))
+    n_words = len(encoder.words) if encoder.words is not None else 0
+    tagger = Tagger(
+        NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words)
+    )
     if data.vectors is not None:
         n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
         print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")

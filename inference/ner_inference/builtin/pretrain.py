@@ -14,7 +14,7 @@ import argparse
 import pickle
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import util
 from pathlib import Path
 
@@ -44,13 +44,17 @@ def inews_texts() -> Iterator[str]:
                 yield text
 
 
-def sentences(texts: Iterator[str]) -> Iterator[list[str]]:
-    """Normalised character lists, one per sentence, whitespace runs dropped."""
+def split_sentences(texts: Iterable[str]) -> Iterator[str]:
     for text in texts:
-        for piece in _SPLIT.split(text):
-            norm = [normalize_char(c) for c in piece if not c.isspace()]
-            if len(norm) >= 2:
-                yield norm
+        yield from _SPLIT.split(text)
+
+
+def sentences(texts: Iterable[str]) -> Iterator[list[str]]:
+    """Normalised character lists, one per sentence, whitespace runs dropped."""
+    for piece in split_sentences(texts):
+        norm = [normalize_char(c) for c in piece if not c.isspace()]
+        if len(norm) >= 2:
+            yield norm
 
 
 def corpus() -> list[list[str]]:

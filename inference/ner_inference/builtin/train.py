@@ -20,9 +20,10 @@ import torch
 from tqdm import tqdm
 
 from ner_inference.builtin import msra
+from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.encoding import Encoded, Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
-from ner_inference.builtin.model import DEFAULT_WEIGHTS, BuiltinModel, save
+from ner_inference.builtin.model import DEFAULT_WEIGHTS, BuiltinModel, load, save
 from ner_inference.builtin.network import NetworkConfig, Tagger
 from ner_inference.builtin.pretrained import Pretrained
 from ner_inference.builtin.tags import TAG_INDEX, entities_from_tags
@@ -75,6 +76,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--max-sentences", type=int, default=0, help="train on the first N (smoke tests)"
+    )
+    ap.add_argument(
+        "--silver",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra training sentences in the MSRA format, tagged by a teacher"
+        " (ner_inference.builtin.distill); never used as dev",
+    )
+    ap.add_argument(
+        "--join-lists",
+        action="store_true",
+        help="also train on copies of sentences whose entity lists lose their separators"
+        " (ner_inference.builtin.augment)",
+    )
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from these weights (and their vocabularies) instead of a new tagger",
     )
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--threads", type=int, default=2)
@@ -135,14 +156,36 @@ class Data:
     train: list[Encoded]
     tags: list[torch.Tensor]
     dev: list[msra.Sentence]
+    start: Tagger | None = None  # --init: the tagger to train on
+
+
+def read_silver(paths: list[Path]) -> list[msra.Sentence]:
+    return [s for path in paths for s in msra.parse(path.read_text(encoding="utf-8").splitlines())]
 
 
 def prepare(args: argparse.Namespace) -> Data:
     sentences = msra.read("train")
     if args.max_sentences:
         sentences = sentences[: args.max_sentences]
-    train, dev = split_dev(sentences, args.dev_fraction, args.seed)
-    char_counts, bigram_counts = count_units(text for text, _ in train)
+    gold, dev = split_dev(sentences, args.dev_fraction, args.seed)
+    joined = [s for s in map(join_lists, gold) if s is not None] if args.join_lists else []
+    silver = read_silver(args.silver)
+    train = [*gold, *joined, *silver]
+    sizes = f"train {len(gold)} + joined lists {len(joined)} + silver {len(silver)}  dev {len(dev)}"
+    if args.init is not None:
+        start = load(args.init, threads=args.threads)
+        torch.set_num_threads(args.threads)  # load() leaves one intra-op thread
+        print(f"{sizes}  init {args.init}")
+        return Data(
+            encoder=start.encoder,
+            vectors=None,
+            train=[start.encoder.encode(text) for text, _ in train],
+            tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
+            dev=dev,
+            start=start.tagger,
+        )
+    # Gold text only: silver text would add units that have no pre-trained vector either.
+    char_counts, bigram_counts = count_units(text for text, _ in gold)
     chars = Vocab.build(char_counts, 1)
     pairs = Vocab.build(bigram_counts, args.bigram_min_count)
     vectors, words = None, None
@@ -154,7 +197,7 @@ def prepare(args: argparse.Namespace) -> Data:
             words = Vocab(vectors.words[: args.max_words])
     encoder = Encoder(chars, pairs, jieba_lexicon(), words)
     print(
-        f"train {len(train)}  dev {len(dev)}  chars {len(encoder.chars)}"
+        f"{sizes}  chars {len(encoder.chars)}"
         f"  bigrams {len(encoder.bigrams)}  words {len(words) if words else 0}"
     )
     return Data(
@@ -235,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     data = prepare(args)
     encoder = data.encoder
     n_words = len(encoder.words) if encoder.words is not None else 0
-    tagger = Tagger(
+    tagger = data.start or Tagger(
         NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words)
     )
     if data.vectors is not None:
@@ -265,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         bar = tqdm(plan, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.quiet, ncols=100)
         loss = train_epoch(tagger, optimizer, data, plan, bar)
         schedule.step()
-        version = f"msra-e{epoch + 1}" if data.dev else f"msra-all-e{epoch + 1}"
+        version = f"msra{'+silver' if args.silver else ''}{'' if data.dev else '-all'}-e{epoch + 1}"
         entry = {"epoch": epoch + 1, "loss": loss}
         # Without a dev set there is nothing to select on: every epoch is exported.
         improved = True

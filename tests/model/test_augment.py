@@ -1,0 +1,53 @@
+"""Entity lists without separators: the augmentation keeps tags aligned with characters."""
+
+from __future__ import annotations
+
+from ner_inference.builtin.augment import join_lists
+from ner_inference.builtin.tags import entities_from_tags
+
+
+def tagged(*parts: tuple[str, str]) -> tuple[str, list[str]]:
+    """``(piece, type)`` pairs -> a sentence; type "" is outside any entity."""
+    text, tags = "", []
+    for piece, kind in parts:
+        text += piece
+        if not kind:
+            tags += ["O"] * len(piece)
+        elif len(piece) == 1:
+            tags.append(f"S-{kind}")
+        else:
+            tags += [f"B-{kind}", *[f"M-{kind}"] * (len(piece) - 2), f"E-{kind}"]
+    return text, tags
+
+
+def spans(sentence: tuple[str, list[str]]) -> list[tuple[str, str]]:
+    return [(e.type, e.span) for e in entities_from_tags(*sentence)]
+
+
+def test_a_list_of_names_loses_its_separators_and_keeps_every_name() -> None:
+    sentence = tagged(
+        ("出席的有", ""), ("霍英东", "PER"), ("、", ""), ("马万祺", "PER"), ("、", ""),
+        ("朱光亚", "PER"), ("等。", ""),
+    )  # fmt: skip
+    joined = join_lists(sentence)
+    assert joined is not None
+    assert joined[0] == "出席的有霍英东马万祺朱光亚等。"
+    assert spans(joined) == spans(sentence)
+
+
+def test_only_separators_between_two_names_go() -> None:
+    sentence = tagged(
+        ("北京", "LOC"), ("、", ""), ("上海", "LOC"), ("、", ""), ("张三", "PER"), ("和", ""),
+        ("李四", "PER"), ("、", ""),
+        ("王五", "PER"), ("、", ""), ("苹果", ""), (" ", ""), ("朱", "PER"), (" ", ""),
+        ("德", "LOC"),
+    )  # fmt: skip
+    joined = join_lists(sentence)
+    assert joined is not None
+    assert joined[0] == "北京、上海、张三和李四王五、苹果 朱 德"
+    assert spans(joined) == spans(sentence)
+
+
+def test_a_sentence_without_a_list_gives_no_copy() -> None:
+    assert join_lists(tagged(("苹果、香蕉和", ""), ("张三", "PER"))) is None
+    assert join_lists(("", [])) is None

@@ -1,0 +1,107 @@
+"""Distillation: an ensemble of taggers labels unlabeled news, a student trains on it."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import torch
+from ner_inference.builtin import DEFAULT_WEIGHTS, BuiltinModel, load, msra
+from ner_inference.builtin.distill import Ensemble, main, unlabeled
+from ner_inference.builtin.encoding import collate
+from ner_inference.builtin.tags import TAG_INDEX, allowed_transition, entities_from_tags
+from ner_inference.builtin.train import main as train
+
+TEXTS = [
+    "李克强总理在北京会见了德国总理默克尔。",
+    "中国人民银行行长易纲出席了在上海举行的陆家嘴论坛。",
+    "霍英东马万祺朱光亚万国权出席会议。",
+]
+
+
+def entities(texts: list[str], tags: list[list[str]]) -> list[list[tuple[str, int, int]]]:
+    return [
+        [(e.type, e.start, e.end) for e in entities_from_tags(text, sequence)]
+        for text, sequence in zip(texts, tags, strict=True)
+    ]
+
+
+def predicted(model: BuiltinModel, texts: list[str]) -> list[list[tuple[str, int, int]]]:
+    return [[(e.type, e.start, e.end) for e in found] for found in model.predict(texts)]
+
+
+def test_an_ensemble_of_one_model_or_of_its_copies_tags_as_the_model(
+    model: BuiltinModel,
+) -> None:
+    """Summed scores of identical members have the same best path as one member."""
+    expected = predicted(model, TEXTS)
+    assert entities(TEXTS, Ensemble([model]).tag(TEXTS)) == expected
+    assert entities(TEXTS, Ensemble([model, model, model]).tag(TEXTS)) == expected
+
+
+def test_ensemble_decodes_well_formed_tags_from_different_members(
+    model: BuiltinModel, tmp_path: Path
+) -> None:
+    weights = tmp_path / "small.pt"
+    train(
+        [
+            *["--run-dir", str(tmp_path / "run"), "--export", str(weights)],
+            *["--max-sentences", "60", "--epochs", "1", "--quiet"],
+        ]
+    )
+    ensemble = Ensemble([model, load(weights)])
+    for text, tags in zip(TEXTS, ensemble.tag(TEXTS), strict=True):
+        assert len(tags) == len(text)
+        padded = ["O", *tags, "O"]  # O around a sequence: it starts and ends well-formed
+        assert all(allowed_transition(a, b) for a, b in pairwise(padded))
+
+
+def test_an_empty_ensemble_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one member"):
+        Ensemble([])
+
+
+def test_silver_file_holds_the_teachers_tags_on_news_text(
+    model: BuiltinModel, tmp_path: Path
+) -> None:
+    out = tmp_path / "silver.txt"
+    main(["--teacher", str(DEFAULT_WEIGHTS), "--out", str(out), "--sentences", "40"])
+    silver = msra.parse(out.read_text(encoding="utf-8").splitlines())
+    assert len(silver) == 40
+    news = set(unlabeled(8, 100))
+    texts = [text for text, _ in silver]
+    assert all(text in news for text in texts)  # whole news sentences, no MSRA text
+    assert all(len(tags) == len(text) for text, tags in silver)
+    assert entities(texts, [tags for _, tags in silver]) == predicted(model, texts)
+    assert any(tags.count("O") < len(tags) for _, tags in silver)  # entities were found
+
+
+def test_student_starts_from_the_given_weights_and_trains_on_silver(tmp_path: Path) -> None:
+    silver = tmp_path / "silver.txt"
+    silver.write_text("翡 B-LOC\n翠 M-LOC\n湖 E-LOC\n很 O\n美 O\n\n" * 20, encoding="utf-8")
+    run, weights = tmp_path / "run", tmp_path / "student.pt"
+    train(
+        [
+            *["--run-dir", str(run), "--export", str(weights), "--init", str(DEFAULT_WEIGHTS)],
+            *["--silver", str(silver), "--max-sentences", "40", "--epochs", "1", "--quiet"],
+        ]
+    )
+    student, teacher = load(weights), load(DEFAULT_WEIGHTS)
+    assert student.version == "msra+silver-e1"
+    assert student.encoder.chars.items == teacher.encoder.chars.items
+    assert student.encoder.bigrams.items == teacher.encoder.bigrams.items
+    [entry] = json.loads((run / "history.json").read_text())
+    assert "dev_f1" in entry  # dev stays gold MSRA: silver never joins it
+    # The silver sentence is now likelier under the student than under its start.
+    assert silver_loss(student, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]) < silver_loss(
+        teacher, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]
+    )
+
+
+def silver_loss(model: BuiltinModel, text: str, tags: list[str]) -> float:
+    batch = collate([model.encoder.encode(text)])
+    with torch.no_grad():
+        loss = model.tagger.eval().loss(batch, torch.tensor([[TAG_INDEX[t] for t in tags]]))
+    return float(loss)

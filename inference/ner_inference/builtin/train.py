@@ -184,7 +184,8 @@ def prepare(args: argparse.Namespace) -> Data:
             dev=dev,
             start=start.tagger,
         )
-    # Gold text only: silver text would add units that have no pre-trained vector either.
+    # Gold text only: the vocabulary stays that of a run without silver (the silver text's
+    # characters and bigrams come in through the pre-trained vectors anyway).
     char_counts, bigram_counts = count_units(text for text, _ in gold)
     chars = Vocab.build(char_counts, 1)
     pairs = Vocab.build(bigram_counts, args.bigram_min_count)
@@ -278,8 +279,14 @@ def main(argv: list[str] | None = None) -> None:
     data = prepare(args)
     encoder = data.encoder
     n_words = len(encoder.words) if encoder.words is not None else 0
-    tagger = data.start or Tagger(
-        NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words)
+    tagger = (
+        data.start
+        if data.start is not None
+        else Tagger(
+            NetworkConfig(
+                len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words
+            )
+        )
     )
     if data.vectors is not None:
         n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)

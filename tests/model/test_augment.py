@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ner_inference.builtin import msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.tags import entities_from_tags
+from ner_inference.builtin.train import parse_args, prepare, version_name
 
 
 def tagged(*parts: tuple[str, str]) -> tuple[str, list[str]]:
@@ -51,3 +53,15 @@ def test_only_separators_between_two_names_go() -> None:
 def test_a_sentence_without_a_list_gives_no_copy() -> None:
     assert join_lists(tagged(("苹果、香蕉和", ""), ("张三", "PER"))) is None
     assert join_lists(("", [])) is None
+
+
+def test_training_adds_the_joined_copies_and_names_the_model_after_them() -> None:
+    args = parse_args(["--join-lists", "--dev-fraction", "0", "--max-sentences", "3000"])
+    copies = [j for j in map(join_lists, msra.read("train")[:3000]) if j is not None]
+    assert copies  # the first 3,000 sentences hold lists of names
+    data = prepare(args)
+    assert len(data.train) == 3000 + len(copies)
+    assert [list(e.chars) for e in data.train[3000:]] == [
+        list(data.encoder.encode(text).chars) for text, _ in copies
+    ]
+    assert version_name(args, 30) == "msra+lists-all-e30"

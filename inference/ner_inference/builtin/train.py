@@ -133,6 +133,12 @@ def dev_f1(model: BuiltinModel, dev: list[msra.Sentence]) -> float:
     return micro.f1
 
 
+def version_name(args: argparse.Namespace, epoch: int) -> str:
+    """``msra-e26``; ``+lists``/``+silver`` for augmented data, ``-all`` without a dev split."""
+    data = "msra" + "+lists" * args.join_lists + "+silver" * bool(args.silver)
+    return f"{data}{'-all' if args.dev_fraction <= 0 else ''}-e{epoch}"
+
+
 @dataclass
 class Progress:
     """What a resumed run needs besides the weights and optimiser."""
@@ -315,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         bar = tqdm(plan, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.quiet, ncols=100)
         loss = train_epoch(tagger, optimizer, data, plan, bar)
         schedule.step()
-        version = f"msra{'+silver' if args.silver else ''}{'' if data.dev else '-all'}-e{epoch + 1}"
+        version = version_name(args, epoch + 1)
         entry = {"epoch": epoch + 1, "loss": loss}
         # Without a dev set there is nothing to select on: every epoch is exported.
         improved = True

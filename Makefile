@@ -35,7 +35,7 @@ test: lint ## lint, then the whole test suite (real servers on loopback)
 	$(VENV)/bin/pytest
 
 train: setup runs/builtin/embeddings.npz ## train the built-in model on MSRA (resumes from runs/builtin/last.pt)
-	$(PY) -m ner_inference.builtin.train --run-dir runs/builtin --embeddings runs/builtin/embeddings.npz
+	$(PY) -m ner_inference.builtin.train --run-dir runs/builtin --embeddings runs/builtin/embeddings.npz --join-lists
 
 # Skip-gram character, bigram and word vectors from unlabeled news (~13 min on 2 cores).
 runs/builtin/embeddings.npz: | setup
@@ -46,6 +46,10 @@ bench-accuracy: setup ## F1 of the shipped weights on MSRA test -> bench/results
 
 bench-speed: setup ## model sentences/s at batch 1 and 32, load time -> bench/results/model_speed.json
 	$(PY) bench/model_speed.py
+
+.PHONY: bench-names
+bench-names: setup ## F1 on held-out lists of names, as written and run together -> bench/results/name_lists.json
+	$(PY) bench/name_lists.py
 
 .PHONY: drill
 drill: setup ## disaster drill: lose region A under load (SIGKILL x5, SIGTERM, rolling, SIGSTOP) -> bench/results/drill.json, docs/drill.md

@@ -17,11 +17,10 @@ from pathlib import Path
 from ner_inference.builtin import DEFAULT_WEIGHTS, load, msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.tags import entities_from_tags
-from ner_inference.builtin.train import split_dev
+from ner_inference.builtin.train import parse_args, split_dev
 from ner_inference.evaluation import evaluate
 
 RESULTS = Path(__file__).parent / "results" / "name_lists.json"
-DEV_FRACTION, SEED = 0.05, 20261125  # the defaults of ner_inference.builtin.train
 
 
 def scores(weights: Path, sets: dict[str, list[msra.Sentence]]) -> dict[str, object]:
@@ -38,7 +37,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--weights", type=Path, nargs="+", default=[DEFAULT_WEIGHTS])
     args = ap.parse_args()
-    _, dev = split_dev(msra.read("train"), DEV_FRACTION, SEED)
+    training = parse_args([])  # the dev split of a training run with the defaults
+    _, dev = split_dev(msra.read("train"), training.dev_fraction, training.seed)
     pairs = [(s, joined) for s in dev if (joined := join_lists(s)) is not None]
     sets = {"separated": [s for s, _ in pairs], "joined": [j for _, j in pairs]}
     rows = [scores(weights, sets) for weights in args.weights]

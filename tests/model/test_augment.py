@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ner_inference.builtin import msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.tags import entities_from_tags
@@ -26,27 +27,32 @@ def spans(sentence: tuple[str, list[str]]) -> list[tuple[str, str]]:
     return [(e.type, e.span) for e in entities_from_tags(*sentence)]
 
 
-def test_a_list_of_names_loses_its_separators_and_keeps_every_name() -> None:
-    sentence = tagged(
-        ("出席的有", ""), ("霍英东", "PER"), ("、", ""), ("马万祺", "PER"), ("、", ""),
-        ("朱光亚", "PER"), ("等。", ""),
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        pytest.param(
+            tagged(
+                ("出席的有", ""), ("霍英东", "PER"), ("、", ""), ("马万祺", "PER"), ("、", ""),
+                ("朱光亚", "PER"), ("等。", ""),
+            ),
+            "出席的有霍英东马万祺朱光亚等。",
+            id="a list of names loses its separators",
+        ),
+        pytest.param(
+            tagged(
+                ("北京", "LOC"), ("、", ""), ("上海", "LOC"), ("、", ""), ("张三", "PER"),
+                ("和", ""), ("李四", "PER"), ("、", ""), ("王五", "PER"), ("、", ""), ("苹果", ""),
+                (" ", ""), ("朱", "PER"), (" ", ""), ("德", "LOC"),
+            ),
+            "北京、上海、张三和李四王五、苹果 朱 德",
+            id="only separators between two names go",
+        ),
+    ],
+)  # fmt: skip
+def test_joined_copy_keeps_every_entity(sentence: tuple[str, list[str]], expected: str) -> None:
     joined = join_lists(sentence)
     assert joined is not None
-    assert joined[0] == "出席的有霍英东马万祺朱光亚等。"
-    assert spans(joined) == spans(sentence)
-
-
-def test_only_separators_between_two_names_go() -> None:
-    sentence = tagged(
-        ("北京", "LOC"), ("、", ""), ("上海", "LOC"), ("、", ""), ("张三", "PER"), ("和", ""),
-        ("李四", "PER"), ("、", ""),
-        ("王五", "PER"), ("、", ""), ("苹果", ""), (" ", ""), ("朱", "PER"), (" ", ""),
-        ("德", "LOC"),
-    )  # fmt: skip
-    joined = join_lists(sentence)
-    assert joined is not None
-    assert joined[0] == "北京、上海、张三和李四王五、苹果 朱 德"
+    assert joined[0] == expected
     assert spans(joined) == spans(sentence)
 
 

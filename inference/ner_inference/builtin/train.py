@@ -177,19 +177,39 @@ def prepare(args: argparse.Namespace) -> Data:
     joined = [s for s in map(join_lists, gold) if s is not None] if args.join_lists else []
     silver = read_silver(args.silver)
     train = [*gold, *joined, *silver]
-    sizes = f"train {len(gold)} + joined lists {len(joined)} + silver {len(silver)}  dev {len(dev)}"
+    start: Tagger | None = None
+    vectors: Pretrained | None = None
     if args.init is not None:
-        start = load(args.init, threads=args.threads)
+        model = load(args.init, threads=args.threads)
         torch.set_num_threads(args.threads)  # load() leaves one intra-op thread
-        print(f"{sizes}  init {args.init}")
-        return Data(
-            encoder=start.encoder,
-            vectors=None,
-            train=[start.encoder.encode(text) for text, _ in train],
-            tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
-            dev=dev,
-            start=start.tagger,
-        )
+        encoder, start = model.encoder, model.tagger
+        detail = f"init {args.init}"
+    else:
+        encoder, vectors = new_encoder(args, gold)
+        words = len(encoder.words) if encoder.words is not None else 0
+        detail = f"chars {len(encoder.chars)}  bigrams {len(encoder.bigrams)}  words {words}"
+    print(
+        f"train {len(gold)} + joined lists {len(joined)} + silver {len(silver)}"
+        f"  dev {len(dev)}  {detail}"
+    )
+    texts = [text for text, _ in train]
+    return Data(
+        encoder=encoder,
+        vectors=vectors,
+        # In slices: one lexicon scan per slice is much cheaper than one per sentence.
+        train=[
+            e for i in range(0, len(texts), 1000) for e in encoder.encode_many(texts[i : i + 1000])
+        ],
+        tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
+        dev=dev,
+        start=start,
+    )
+
+
+def new_encoder(
+    args: argparse.Namespace, gold: list[msra.Sentence]
+) -> tuple[Encoder, Pretrained | None]:
+    """Vocabularies from the gold sentences plus, with --embeddings, the pre-trained units."""
     # Gold text only: the vocabulary stays that of a run without silver (the silver text's
     # characters and bigrams come in through the pre-trained vectors anyway).
     char_counts, bigram_counts = count_units(text for text, _ in gold)
@@ -202,18 +222,7 @@ def prepare(args: argparse.Namespace) -> Data:
         pairs = Vocab([*pairs.items, *vectors.bigrams[: args.max_pretrained_bigrams]])
         if vectors.words and args.max_words:
             words = Vocab(vectors.words[: args.max_words])
-    encoder = Encoder(chars, pairs, jieba_lexicon(), words)
-    print(
-        f"{sizes}  chars {len(encoder.chars)}"
-        f"  bigrams {len(encoder.bigrams)}  words {len(words) if words else 0}"
-    )
-    return Data(
-        encoder=encoder,
-        vectors=vectors,
-        train=[encoder.encode(text) for text, _ in train],
-        tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
-        dev=dev,
-    )
+    return Encoder(chars, pairs, jieba_lexicon(), words), vectors
 
 
 def train_epoch(
@@ -277,6 +286,21 @@ class Training:
         (checkpoint.parent / "history.json").write_text(json.dumps(progress.history, indent=1))
 
 
+def starting_tagger(args: argparse.Namespace, data: Data) -> Tagger:
+    """The --init tagger, or a new one that starts from the pre-trained vectors if any."""
+    if data.start is not None:
+        return data.start
+    encoder = data.encoder
+    n_words = len(encoder.words) if encoder.words is not None else 0
+    tagger = Tagger(
+        NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words)
+    )
+    if data.vectors is not None:
+        n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
+        print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
+    return tagger
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -284,19 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     data = prepare(args)
     encoder = data.encoder
-    n_words = len(encoder.words) if encoder.words is not None else 0
-    tagger = (
-        data.start
-        if data.start is not None
-        else Tagger(
-            NetworkConfig(
-                len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words
-            )
-        )
-    )
-    if data.vectors is not None:
-        n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
-        print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
+    tagger = starting_tagger(args, data)
     if tagger.word_embedding is not None and not args.tune_words:
         # Fine-tuned, the vectors of words seen in training drift away from those of words
         # only the test text has, which keep their pre-trained place: frozen, all stay comparable.

@@ -15,11 +15,12 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from ner_inference.builtin import msra
+from ner_inference.builtin import charlm, msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.encoding import Encoded, Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
@@ -97,6 +98,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="start from these weights (and their vocabularies) instead of a new tagger",
     )
+    ap.add_argument(
+        "--lm",
+        type=Path,
+        default=None,
+        help="start the LSTM from the character language models in this directory"
+        " (forward.pt, backward.pt from ner_inference.builtin.charlm)",
+    )
+    ap.add_argument(
+        "--lm-lr-scale",
+        type=float,
+        default=1.0,
+        help="with --lm: the LSTM's learning rate relative to --lr (below 1 keeps more of"
+        " what the language models learnt)",
+    )
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -134,8 +149,14 @@ def dev_f1(model: BuiltinModel, dev: list[msra.Sentence]) -> float:
 
 
 def version_name(args: argparse.Namespace, epoch: int) -> str:
-    """``msra-e26``; ``+lists``/``+silver`` for augmented data, ``-all`` without a dev split."""
-    data = "msra" + "+lists" * args.join_lists + "+silver" * bool(args.silver)
+    """``msra-e26``; ``+lists``/``+silver`` for augmented data, ``+lm`` for a pre-trained
+    LSTM, ``-all`` without a dev split."""
+    data = (
+        "msra"
+        + "+lists" * args.join_lists
+        + "+silver" * bool(args.silver)
+        + "+lm" * (args.lm is not None)
+    )
     return f"{data}{'-all' if args.dev_fraction <= 0 else ''}-e{epoch}"
 
 
@@ -169,11 +190,16 @@ def read_silver(paths: list[Path]) -> list[msra.Sentence]:
     return [s for path in paths for s in msra.parse(path.read_text(encoding="utf-8").splitlines())]
 
 
-def prepare(args: argparse.Namespace) -> Data:
+def gold_and_dev(args: argparse.Namespace) -> tuple[list[msra.Sentence], list[msra.Sentence]]:
+    """MSRA train (its first --max-sentences) split into training and dev sentences."""
     sentences = msra.read("train")
     if args.max_sentences:
         sentences = sentences[: args.max_sentences]
-    gold, dev = split_dev(sentences, args.dev_fraction, args.seed)
+    return split_dev(sentences, args.dev_fraction, args.seed)
+
+
+def prepare(args: argparse.Namespace) -> Data:
+    gold, dev = gold_and_dev(args)
     joined = [s for s in map(join_lists, gold) if s is not None] if args.join_lists else []
     silver = read_silver(args.silver)
     train = [*gold, *joined, *silver]
@@ -298,7 +324,22 @@ def starting_tagger(args: argparse.Namespace, data: Data) -> Tagger:
     if data.vectors is not None:
         n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
         print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
+    if args.lm is not None:
+        charlm.initialise(tagger, encoder, args.lm)
+        print(f"LSTM and embeddings from the language models in {args.lm}")
     return tagger
+
+
+def parameter_groups(tagger: Tagger, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The trained parameters; with --lm, the LSTM's at its own learning rate."""
+    trained = [p for p in tagger.parameters() if p.requires_grad]
+    if args.lm is None or args.lm_lr_scale == 1.0:
+        return [{"params": trained}]
+    lstm = {id(p) for p in tagger.lstm.parameters()}
+    return [
+        {"params": [p for p in trained if id(p) not in lstm]},
+        {"params": list(tagger.lstm.parameters()), "lr": args.lr * args.lm_lr_scale},
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -313,8 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         # Fine-tuned, the vectors of words seen in training drift away from those of words
         # only the test text has, which keep their pre-trained place: frozen, all stay comparable.
         tagger.word_embedding.weight.requires_grad_(False)
-    trained = [p for p in tagger.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trained, lr=args.lr)
+    optimizer = torch.optim.Adam(parameter_groups(tagger, args), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
     training = Training(tagger, optimizer, schedule, rng)
     checkpoint = args.run_dir / "last.pt"

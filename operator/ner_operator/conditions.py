@@ -1,8 +1,11 @@
 """Conditions in the Kubernetes shape (type/status/reason/message/lastTransitionTime/...).
 
-``status.conditions`` is a list, and JSON merge patch replaces lists whole: every writer (this
-operator's reconcile, the failover timer) must read the current list, change its own types with
-``set_condition`` and write the whole list back, so the other writer's conditions survive.
+Two writers share ``status.conditions``: the reconcile (Ready, Progressing, Degraded) and the
+failover timer (FailedOver). JSON merge patch replaces lists whole, so a writer that sent the list
+as it had read it could undo the other's change made meanwhile. Each writer therefore sends only
+its own types, through ``setter``: a kopf patch function, applied to the freshest body kopf has
+and sent as a JSON patch guarded by ``resourceVersion`` (on a conflict kopf applies it again to
+the newer body on the next cycle).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import kopf
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -76,6 +81,22 @@ def set_conditions(
     for update in updates:
         result = set_condition(result, update, generation=generation, now=now)
     return result
+
+
+def setter(
+    updates: Iterable[Condition], *, generation: int, now: str | None = None
+) -> kopf.PatchFn:
+    """A kopf patch function (``patch.fns``) that sets ``updates`` in the body's conditions as
+    they are when the patch goes out, keeping every other type."""
+    pending = tuple(updates)
+
+    def apply(body: kopf.RawBody) -> None:
+        status = body.setdefault("status", {})
+        status["conditions"] = set_conditions(
+            status.get("conditions") or [], pending, generation=generation, now=now
+        )
+
+    return apply
 
 
 def find(conditions: Iterable[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

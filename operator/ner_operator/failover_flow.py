@@ -407,12 +407,8 @@ def _record(
             kopf.event(body, type="Warning", reason="ControlPlaneDegraded", message=message)
         tracker.degraded = degraded
 
-    current = patch.status.get("conditions") or (body.get("status") or {}).get("conditions") or []
-    patch.status["conditions"] = conditions.set_conditions(
-        current,
-        [_failed_over_condition(cluster, state, decisions[-1])],
-        generation=cluster.generation,
-    )
+    failed_over = _failed_over_condition(cluster, state, decisions[-1])
+    patch.fns.append(conditions.setter([failed_over], generation=cluster.generation))
 
 
 def _failed_over_condition(

@@ -1,14 +1,15 @@
-"""Pure status reports: a reconcile's outcome (or a spec error) in, a ``status`` merge patch out.
+"""Pure status reports: a reconcile's outcome (or a spec error) in, a ``Report`` out.
 
-``status.regions`` is a map keyed by region name, so the patch names only this operator's keys
-and JSON merge patch keeps the rest (``status.health``, ``status.failover`` and
-``status.activeRegion`` belong to the failover timer). ``status.conditions`` is a list: the patch
-carries the whole list, rebuilt from the current one with ``conditions.set_conditions``.
+``status.regions`` is a map keyed by region name, so the merge patch names only this operator's
+keys and keeps the rest (``status.health``, ``status.failover`` and ``status.activeRegion`` belong
+to the failover timer). ``status.conditions`` is a list that the failover timer writes too, so the
+report carries condition updates, not the list (see ``conditions.setter``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ner_operator import conditions
@@ -19,19 +20,43 @@ from ner_operator.reconcile import Outcome, TargetResult
 Status = dict[str, Any]
 
 
-def report(outcome: Outcome, current: Mapping[str, Any], *, now: str | None = None) -> Status:
-    """The status patch after a reconcile; ``current`` is the NerCluster's status as read."""
+@dataclass(frozen=True)
+class Report:
+    """A status write: ``fields`` merge into ``status``, ``conditions`` are set in its list."""
+
+    fields: Status
+    conditions: tuple[Condition, ...]
+    generation: int
+
+    def conditions_after(
+        self, current: Mapping[str, Any], *, now: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``current``'s condition list with this report's conditions set."""
+        return conditions.set_conditions(
+            current.get("conditions") or [], self.conditions, generation=self.generation, now=now
+        )
+
+    def changes(self, current: Mapping[str, Any]) -> bool:
+        """Would writing this change ``current``, timestamps aside? Avoids a write per resync."""
+        old = list(current.get("conditions") or [])
+        return changed(self.fields, current) or _essence(
+            self.conditions_after(current)
+        ) != _essence(old)
+
+
+def report(outcome: Outcome, current: Mapping[str, Any], *, now: str | None = None) -> Report:
+    """The status write after a reconcile; ``current`` is the NerCluster's status as read."""
     now = now or conditions.now_iso()
     cluster = outcome.cluster
     regions = {name: result for name, result in outcome.results.items() if result.kind == "region"}
     failed = [r for r in outcome.results.values() if not r.ok]
     not_ready = [r for r in regions.values() if r.ok and not r.ready]
-    updates = [
+    updates = (
         _ready(failed, not_ready, regions),
         _progressing(outcome, not_ready),
         _degraded(failed, [r for r in outcome.stale.values() if not r.ok]),
-    ]
-    patch: Status = {
+    )
+    fields: Status = {
         "observedGeneration": cluster.generation,
         "phase": _phase(cluster, outcome.failed, not_ready),
         "readySummary": _ready_summary(regions.values()),
@@ -40,11 +65,8 @@ def report(outcome: Outcome, current: Mapping[str, Any], *, now: str | None = No
             **{name: _region_state(result, now) for name, result in regions.items()},
         },
         "targets": _placements(outcome),
-        "conditions": conditions.set_conditions(
-            current.get("conditions") or [], updates, generation=cluster.generation, now=now
-        ),
     }
-    return patch
+    return Report(fields, updates, cluster.generation)
 
 
 def _placements(outcome: Outcome) -> dict[str, Any]:
@@ -59,22 +81,14 @@ def _placements(outcome: Outcome) -> dict[str, Any]:
     return placements
 
 
-def invalid_spec(
-    message: str, current: Mapping[str, Any], generation: int, *, now: str | None = None
-) -> Status:
-    """The status patch for a spec the operator cannot reconcile (nothing was touched)."""
-    updates = [
+def invalid_spec(message: str, generation: int) -> Report:
+    """The status write for a spec the operator cannot reconcile (nothing was touched)."""
+    updates = (
         Condition(conditions.READY, "False", "InvalidSpec", message),
         Condition(conditions.PROGRESSING, "False", "InvalidSpec", "fix the spec to continue"),
         Condition(conditions.DEGRADED, "True", "InvalidSpec", message),
-    ]
-    return {
-        "observedGeneration": generation,
-        "phase": "Error",
-        "conditions": conditions.set_conditions(
-            current.get("conditions") or [], updates, generation=generation, now=now
-        ),
-    }
+    )
+    return Report({"observedGeneration": generation, "phase": "Error"}, updates, generation)
 
 
 def changed(patch: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from ner_operator import status
+from ner_operator import conditions, status
 from ner_operator.cluster import Cluster, cluster_from_body
 from ner_operator.reconcile import Outcome, Reconciler, reconcile
 from ner_operator.spec import SpecError
@@ -56,19 +56,24 @@ async def reconcile_nercluster(
         cluster = read_cluster(body, active_region=active_region)
     except SpecError as e:
         generation = int(body.get("metadata", {}).get("generation") or 0)
-        report = status.invalid_spec(str(e), current, generation)
-        if status.changed(report, current):
+        invalid = status.invalid_spec(str(e), generation)
+        if invalid.changes(current):
             kopf.event(body, type="Warning", reason="InvalidSpec", message=str(e))
-            patch.status.update(report)
+            write_status(patch, invalid)
         return None
     outcome = await reconcile(cluster, reconciler)
     report = status.report(outcome, current)
     # Written only when something but the timestamps changed: no write (and no watch event for
     # every operator replica) per resync. lastSyncTime is therefore the time of the last change.
-    if status.changed(report, current):
-        patch.status.update(report)
+    if report.changes(current):
+        write_status(patch, report)
     _post_events(body, outcome, reconciler)
     return outcome
+
+
+def write_status(patch: kopf.Patch, report: status.Report) -> None:
+    patch.status.update(report.fields)
+    patch.fns.append(conditions.setter(report.conditions, generation=report.generation))
 
 
 def _post_events(body: kopf.Body, outcome: Outcome, reconciler: Reconciler) -> None:

@@ -173,7 +173,7 @@ def test_desired_objects_are_keyed_by_target() -> None:
 async def _reconcile_twice(clusters: Clusters, first: Cluster, second_spec: dict[str, Any]) -> Any:
     """Reconcile ``first``, then the new spec with the status the first reconcile wrote."""
     report = status.report(await reconcile(first, clusters.reconciler), {})
-    second = make_cluster(second_spec, targets=report["targets"])
+    second = make_cluster(second_spec, targets=report.fields["targets"])
     return await reconcile(second, clusters.reconciler)
 
 
@@ -186,7 +186,7 @@ async def test_a_removed_region_is_cleaned_up(clusters: Clusters) -> None:
     assert removed.ok and {c.action for c in removed.changes} == {"deleted"}
     assert await clusters.regions["region-b"].get(DEPLOYMENT) is None
     assert await clusters.regions["region-a"].get(DEPLOYMENT) is not None
-    patch = status.report(outcome, {})
+    patch = status.report(outcome, {}).fields
     assert patch["targets"]["region-b"] is None  # cleaned: forgotten
 
 
@@ -206,12 +206,13 @@ async def test_a_failed_cleanup_is_kept_for_retry(clusters: Clusters) -> None:
     report = status.report(await reconcile(make_cluster(both), clusters.reconciler), {})
     await clusters.regions["region-b"].stop_serving()
     only_a = samples.spec(mode="activeActive", regions=both["regions"][:1])
-    outcome = await reconcile(make_cluster(only_a, targets=report["targets"]), clusters.reconciler)
-    patch = status.report(outcome, report)
-    assert "region-b" not in patch["targets"]  # the old placement stays in status
-    degraded = next(c for c in patch["conditions"] if c["type"] == "Degraded")
-    assert degraded["status"] == "True" and "no longer a target" in degraded["message"]
-    assert patch["phase"] == "Degraded"
+    targets = report.fields["targets"]
+    outcome = await reconcile(make_cluster(only_a, targets=targets), clusters.reconciler)
+    second = status.report(outcome, report.fields)
+    assert "region-b" not in second.fields["targets"]  # the old placement stays in status
+    degraded = next(c for c in second.conditions if c.type == "Degraded")
+    assert degraded.status == "True" and "no longer a target" in degraded.message
+    assert second.fields["phase"] == "Degraded"
 
 
 async def test_scale_sets_deployment_replicas(clusters: Clusters) -> None:

@@ -21,12 +21,17 @@ from ner_inference.builtin import pretrain, train
 from ner_inference.builtin.charlm import CharLM, Direction, Sequence, sequence, vocab_digest
 from ner_inference.builtin.encoding import Encoder
 
+# A few news lines run to thousands of characters without sentence punctuation; one batch of
+# them stalls training for minutes (the softmax over every position), so they are cut.
+MAX_LENGTH = 200
+
 
 def sequences(encoder: Encoder, direction: Direction, limit: int) -> list[Sequence]:
     lines = pretrain.corpus()
     if limit:
         lines = lines[:limit]
-    return [sequence(encoder, line, direction) for line in lines]
+    pieces = [line[i : i + MAX_LENGTH] for line in lines for i in range(0, len(line), MAX_LENGTH)]
+    return [sequence(encoder, piece, direction) for piece in pieces if len(piece) > 1]
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, argparse.Namespace]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from ner_inference.builtin import load
-from ner_inference.builtin.charlm import END, CharLM, Direction, initialise, sequence
-from ner_inference.builtin.encoding import Encoder
+from ner_inference.builtin import BuiltinModel, load
+from ner_inference.builtin.charlm import DIRECTIONS, END, CharLM, Direction, initialise, sequence
+from ner_inference.builtin.encoding import Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.lm_pretrain import main as pretrain_lm
 from ner_inference.builtin.network import NetworkConfig, Tagger
@@ -63,31 +63,63 @@ def test_a_language_model_never_sees_the_characters_it_predicts(
     assert not torch.allclose(a[same], b[same])
 
 
-def test_pretrained_directions_start_the_tagger(tmp_path: Path) -> None:
-    """A few language-model steps on news text, then a tagger that starts from them."""
-    vocabulary = ["--max-sentences", "200", "--threads", "1"]
-    for direction in ("forward", "backward"):
-        out = tmp_path / "lm" / f"{direction}.pt"
+VOCABULARY = ["--max-sentences", "200", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both directions after a few steps on news text, for a small MSRA vocabulary."""
+    directory = tmp_path_factory.mktemp("lm")
+    for direction in DIRECTIONS:
         pretrain_lm(
             [
-                *["--direction", direction, "--out", str(out), "--max-lines", "300"],
-                *["--save-every", "2", "--quiet", *vocabulary],
+                *["--direction", direction, "--out", str(directory / f"{direction}.pt")],
+                *["--max-lines", "300", "--save-every", "2", "--quiet", *VOCABULARY],
             ]
         )
-    states = {d: torch.load(tmp_path / "lm" / f"{d}.pt") for d in ("forward", "backward")}
+    return directory
+
+
+def trained(tmp_path: Path, *options: str) -> BuiltinModel:
+    """A tagger trained with learning rate 0: exactly what it started from."""
     weights = tmp_path / "model.pt"
     train(
         [
-            *["--run-dir", str(tmp_path / "run"), "--export", str(weights)],
-            *["--lm", str(tmp_path / "lm"), "--epochs", "1", "--lr", "0", "--quiet", *vocabulary],
+            *["--run-dir", str(tmp_path / "run"), "--export", str(weights), "--epochs", "1"],
+            *["--lr", "0", "--quiet", *VOCABULARY, *options],
         ]
     )
-    lstm = load(weights).tagger.lstm.state_dict()
-    # lr 0: the exported LSTM is exactly the pre-trained one, direction by direction.
+    return load(weights)
+
+
+def test_pretrained_directions_start_the_tagger(lm_dir: Path, tmp_path: Path) -> None:
+    states = {d: torch.load(lm_dir / f"{d}.pt") for d in DIRECTIONS}
+    lstm = trained(tmp_path, "--lm", str(lm_dir)).tagger.lstm.state_dict()
     for name, value in states["forward"]["lstm"].items():
         assert torch.equal(lstm[name], value)
         assert torch.equal(lstm[f"{name}_reverse"], states["backward"]["lstm"][name])
     assert not torch.equal(lstm["weight_hh_l0"], lstm["weight_hh_l0_reverse"])
+
+
+def test_attached_language_models_see_what_they_saw_in_pre_training(
+    lm_dir: Path, tmp_path: Path
+) -> None:
+    """The tagger's frozen language-model states, computed from its full input, equal each
+    direction's own states from its own input: the attached weights hide the same slots."""
+    model = trained(tmp_path, "--lm", str(lm_dir), "--lm-features")
+    tagger = model.tagger
+    assert tagger.lm is not None
+    text = "李克强总理在北京会见了德国总理默克尔。"
+    with torch.no_grad():
+        states = tagger.inputs(collate([model.encoder.encode(text)]))[0, :, -2 * 128 :]
+        for direction, half in zip(DIRECTIONS, (states[:, :128], states[:, 128:]), strict=True):
+            lm = CharLM(tagger, direction, dropout=0.0).eval()
+            lm.lstm.load_state_dict(torch.load(lm_dir / f"{direction}.pt")["lstm"])
+            own = hidden_states(lm, model.encoder, text, direction)
+            in_reading_order = half if direction == "forward" else half.flip(0)
+            assert torch.allclose(in_reading_order, own, atol=1e-5)
+    # Frozen: training did not need them to move, and they must not.
+    assert not any(p.requires_grad for p in tagger.lm.parameters())
 
 
 def test_language_models_of_another_vocabulary_are_refused(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from ner_inference.builtin.network import Tagger
 from ner_inference.builtin.vocab import bigrams
 
 Direction = Literal["forward", "backward"]
+DIRECTIONS: tuple[Direction, ...] = ("forward", "backward")
 # The end of a sentence is predicted as the padding id: it never occurs as a character.
 END = 0
 _Ints = npt.NDArray[np.int64]
@@ -68,7 +69,7 @@ class CharLM(nn.Module):
         self.direction = direction
         self.char_embedding = tagger.char_embedding
         self.bigram_embedding = tagger.bigram_embedding
-        self.width = tagger.lstm.input_size
+        self.width = tagger.width
         self.lstm = nn.LSTM(self.width, tagger.lstm.hidden_size, batch_first=True)
         n_chars = tagger.config.n_chars
         # Frequent characters get the full softmax, rare ones share smaller clusters.
@@ -110,11 +111,9 @@ class CharLM(nn.Module):
         return result
 
 
-def initialise(tagger: Tagger, encoder: Encoder, directory: Path) -> None:
-    """Copy ``forward.pt`` and ``backward.pt`` from ``directory`` into the tagger: the
-    embeddings they were trained with and each LSTM direction."""
-    states = {
-        d: torch.load(directory / f"{d}.pt", weights_only=False) for d in ("forward", "backward")
+def _load(encoder: Encoder, directory: Path) -> dict[Direction, dict[str, Any]]:
+    states: dict[Direction, dict[str, Any]] = {
+        d: torch.load(directory / f"{d}.pt", weights_only=False) for d in DIRECTIONS
     }
     for direction, state in states.items():
         if state["vocab"] != vocab_digest(encoder):
@@ -122,9 +121,44 @@ def initialise(tagger: Tagger, encoder: Encoder, directory: Path) -> None:
                 f"{directory / direction}.pt was trained on another vocabulary:"
                 " pre-train it with the same --embeddings, --dev-fraction and --seed"
             )
+    return states
+
+
+def _copy(lstm: nn.LSTM, states: dict[Direction, dict[str, Any]]) -> None:
+    with torch.no_grad():
+        for direction, suffix in zip(DIRECTIONS, ("", "_reverse"), strict=True):
+            for name, value in states[direction]["lstm"].items():
+                getattr(lstm, f"{name}{suffix}").copy_(value)
+
+
+def _copy_embeddings(tagger: Tagger, states: dict[Direction, dict[str, Any]]) -> None:
     with torch.no_grad():
         tagger.char_embedding.weight.copy_(states["forward"]["char_embedding"])
         tagger.bigram_embedding.weight.copy_(states["forward"]["bigram_embedding"])
-        for direction, suffix in (("forward", ""), ("backward", "_reverse")):
-            for name, value in states[direction]["lstm"].items():
-                getattr(tagger.lstm, f"{name}{suffix}").copy_(value)
+
+
+def initialise(tagger: Tagger, encoder: Encoder, directory: Path) -> None:
+    """Start the tagger's LSTM from ``forward.pt`` and ``backward.pt`` in ``directory``, one
+    direction each, and its embeddings from the ones they were trained with."""
+    states = _load(encoder, directory)
+    _copy_embeddings(tagger, states)
+    _copy(tagger.lstm, states)
+
+
+def attach(tagger: Tagger, encoder: Encoder, directory: Path) -> None:
+    """Load the language models as the tagger's frozen ``lm`` (whose states feed its LSTM),
+    with zero weights for the inputs each direction must not see."""
+    if tagger.lm is None:
+        raise ValueError("the tagger has no language model slot (NetworkConfig.lm_hidden)")
+    states = _load(encoder, directory)
+    _copy_embeddings(tagger, states)
+    _copy(tagger.lm, states)
+    config = tagger.config
+    left = slice(config.char_dim, config.char_dim + config.bigram_dim)
+    right = slice(left.stop, left.stop + config.bigram_dim)
+    rest = slice(right.stop, None)  # lexicon (and word sets): matches in both directions
+    with torch.no_grad():
+        for suffix, unseen in (("", right), ("_reverse", left)):
+            weight = getattr(tagger.lm, f"weight_ih_l0{suffix}")
+            weight[:, unseen] = 0.0
+            weight[:, rest] = 0.0

@@ -24,6 +24,8 @@ class NetworkConfig:
     # SoftLexicon word embeddings (0 words: the lexicon gives scalar features only).
     n_words: int = 0
     word_dim: int = 50
+    # Frozen character language models (charlm) whose states join the LSTM's input; 0: none.
+    lm_hidden: int = 0
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -66,24 +68,42 @@ class Tagger(nn.Module):
         if config.n_words:
             self.word_embedding = nn.Embedding(config.n_words, config.word_dim, padding_idx=0)
             width += WORD_SETS * config.word_dim
+        self.width = width  # of the features, without the language models' states
         self.dropout = nn.Dropout(config.dropout)
-        self.lstm = nn.LSTM(width, config.hidden, batch_first=True, bidirectional=True)
+        self.lm: nn.LSTM | None = None
+        lstm_width = width
+        if config.lm_hidden:
+            # Both directions read the same input; each has zero weights for what it must not see.
+            self.lm = nn.LSTM(width, config.lm_hidden, batch_first=True, bidirectional=True)
+            self.lm.requires_grad_(False)
+            lstm_width += 2 * config.lm_hidden
+        self.lstm = nn.LSTM(lstm_width, config.hidden, batch_first=True, bidirectional=True)
         self.emit = nn.Linear(2 * config.hidden, len(TAGS))
         self.crf = CRF()
 
     def emissions(self, batch: Batch) -> Tensor:
+        out = self._run(self.lstm, self.dropout(self.inputs(batch)), batch.lengths)
+        emissions: Tensor = self.emit(self.dropout(out))
+        return emissions
+
+    def inputs(self, batch: Batch) -> Tensor:
+        """``[B, T, lstm.input_size]``: embeddings, lexicon features, word sets, then the
+        language models' states."""
         bigram = self.bigram_embedding(batch.bigrams)
         parts = [self.char_embedding(batch.chars), bigram[:, :-1], bigram[:, 1:], batch.lexicon]
         if self.word_embedding is not None:
             parts.append(self._word_sets(batch))
         x = torch.cat(parts, dim=2)
-        packed = pack_padded_sequence(
-            self.dropout(x), batch.lengths, batch_first=True, enforce_sorted=False
-        )
-        hidden, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(hidden, batch_first=True, total_length=x.size(1))
-        emissions: Tensor = self.emit(self.dropout(out))
-        return emissions
+        if self.lm is not None:
+            x = torch.cat([x, self._run(self.lm, x, batch.lengths)], dim=2)
+        return x
+
+    @staticmethod
+    def _run(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        hidden, _ = lstm(packed)
+        out: Tensor = pad_packed_sequence(hidden, batch_first=True, total_length=x.size(1))[0]
+        return out
 
     def _word_sets(self, batch: Batch) -> Tensor:
         """``[B, T, WORD_SETS * word_dim]``: the weighted sum of each set's word vectors."""

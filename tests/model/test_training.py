@@ -10,7 +10,8 @@ from ner_inference.builtin import load, msra
 from ner_inference.builtin.network import NetworkConfig, Tagger
 from ner_inference.builtin.pretrain import learn, parse_args
 from ner_inference.builtin.pretrained import Pretrained
-from ner_inference.builtin.train import main
+from ner_inference.builtin.train import gold_and_dev, main
+from ner_inference.builtin.train import parse_args as train_args
 from ner_inference.builtin.vocab import normalize_char
 
 
@@ -90,3 +91,14 @@ def test_final_run_without_dev_set_exports_every_epoch(tmp_path: Path) -> None:
     assert [h["epoch"] for h in history] == [1, 2]
     assert all("dev_f1" not in h for h in history)
     assert load(weights).version == "msra-all-e2"
+
+
+def test_other_seeds_keep_the_dev_sentences() -> None:
+    """Runs that differ in --seed are compared on dev, so they must hold out the same
+    sentences; --split-seed alone moves the split."""
+
+    def dev(*argv: str) -> list[str]:
+        return [text for text, _ in gold_and_dev(train_args(["--max-sentences", "400", *argv]))[1]]
+
+    assert dev("--seed", "1") == dev("--seed", "2")
+    assert dev("--split-seed", "1") != dev("--split-seed", "2")

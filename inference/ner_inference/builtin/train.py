@@ -118,7 +118,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --lm: the LSTM's learning rate relative to --lr (below 1 keeps more of"
         " what the language models learnt)",
     )
-    ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--seed", type=int, default=20261125, help="initialisation and batch order")
+    ap.add_argument(
+        "--split-seed",
+        type=int,
+        default=20261125,
+        help="which sentences are dev; kept apart from --seed so that runs with other seeds"
+        " are compared on the same dev sentences",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap.parse_args(argv)
@@ -201,7 +208,7 @@ def gold_and_dev(args: argparse.Namespace) -> tuple[list[msra.Sentence], list[ms
     sentences = msra.read("train")
     if args.max_sentences:
         sentences = sentences[: args.max_sentences]
-    return split_dev(sentences, args.dev_fraction, args.seed)
+    return split_dev(sentences, args.dev_fraction, args.split_seed)
 
 
 def prepare(args: argparse.Namespace) -> Data:

@@ -49,7 +49,7 @@ runs/teachers/words-all.pt: | setup $(EMBEDDINGS)
 	$(PY) -m ner_inference.builtin.train --run-dir runs/teacher-words --export $@ --embeddings $(EMBEDDINGS) --max-words 150000 --epochs 20 --dev-fraction 0 --threads 1 --quiet
 
 $(SILVER): runs/teachers/lists.pt runs/teachers/words-all.pt
-	$(PY) -m ner_inference.builtin.distill --text people-daily --teacher runs/teachers/lists.pt --teacher runs/teachers/words-all.pt --out $@ --sentences 200000
+	$(PY) -m ner_inference.builtin.distill --text people-daily $(addprefix --teacher ,$^) --out $@ --sentences 200000
 
 # Skip-gram character, bigram and word vectors from unlabeled news (~13 min on 2 cores).
 $(EMBEDDINGS): | setup

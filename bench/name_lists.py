@@ -17,7 +17,7 @@ from pathlib import Path
 from ner_inference.builtin import DEFAULT_WEIGHTS, load, msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.tags import entities_from_tags
-from ner_inference.builtin.train import parse_args, split_dev
+from ner_inference.builtin.train import gold_and_dev, parse_args
 from ner_inference.evaluation import evaluate
 
 RESULTS = Path(__file__).parent / "results" / "name_lists.json"
@@ -37,8 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--weights", type=Path, nargs="+", default=[DEFAULT_WEIGHTS])
     args = ap.parse_args()
-    training = parse_args([])  # the dev split of a training run with the defaults
-    _, dev = split_dev(msra.read("train"), training.dev_fraction, training.split_seed)
+    _, dev = gold_and_dev(parse_args([]))  # the dev split of a training run with the defaults
     pairs = [(s, joined) for s in dev if (joined := join_lists(s)) is not None]
     sets = {"separated": [s for s, _ in pairs], "joined": [j for _, j in pairs]}
     rows = [scores(weights, sets) for weights in args.weights]

@@ -9,10 +9,19 @@ from pathlib import Path
 import pytest
 import torch
 from ner_inference.builtin import DEFAULT_WEIGHTS, BuiltinModel, load, msra
-from ner_inference.builtin.distill import OVERLAP, Ensemble, Source, main, unlabeled
+from ner_inference.builtin.crf import SoftTags, Targets
+from ner_inference.builtin.distill import (
+    OVERLAP,
+    Ensemble,
+    Source,
+    main,
+    unlabeled,
+    write_soft,
+)
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.tags import TAG_INDEX, allowed_transition, entities_from_tags
 from ner_inference.builtin.train import main as train
+from ner_inference.builtin.train import read_soft_silver
 
 TEXTS = [
     "李克强总理在北京会见了德国总理默克尔。",
@@ -112,6 +121,59 @@ def test_student_starts_from_the_given_weights_and_trains_on_silver(tmp_path: Pa
     )
 
 
+def test_soft_silver_holds_the_ensembles_tag_distribution(tmp_path: Path) -> None:
+    out, soft = tmp_path / "silver.txt", tmp_path / "soft.pt"
+    teachers = ["--teacher", str(DEFAULT_WEIGHTS)] * 2
+    main([*teachers, "--out", str(out), "--soft", str(soft), "--sentences", "40"])
+    silver = msra.parse(out.read_text(encoding="utf-8").splitlines())
+    distributions = read_soft_silver(soft)
+    assert [text for text, _ in distributions] == [text for text, _ in silver]
+    agree = total = 0
+    for (text, tags), (_, (probs, transitions)) in zip(silver, distributions, strict=True):
+        assert probs.shape == (len(text), len(TAG_INDEX))
+        assert torch.allclose(probs.float().sum(1), torch.ones(len(text)), atol=1e-2)
+        assert float(transitions.sum()) == pytest.approx(len(text) - 1, abs=1e-2)
+        best = probs.float()[torch.arange(len(text)), [TAG_INDEX[t] for t in tags]]
+        agree, total = agree + int((best > 0.5).sum()), total + len(text)
+    # The distribution peaks on the best path almost everywhere, and is not only that path.
+    assert agree / total > 0.95
+    assert any(float(probs.float().max(1).values.min()) < 0.9 for _, (probs, _) in distributions)
+
+
+def test_student_learns_a_soft_target_distribution(tmp_path: Path) -> None:
+    """Trained on "翡翠湖很美" as 80 % a place, 20 % no entity, the student puts more
+    probability on that mixture than its starting weights."""
+    text = "翡翠湖很美"
+    place, nothing = ["B-LOC", "M-LOC", "E-LOC", "O", "O"], ["O"] * 5
+    paths = torch.tensor([[TAG_INDEX[t] for t in place], [TAG_INDEX[t] for t in nothing]])
+    both = Targets.from_tags(paths, torch.ones(2, 5, dtype=torch.bool))
+    weights = torch.tensor([0.8, 0.2])
+    mixture = SoftTags(
+        (both.tags * weights[:, None, None]).sum(0).half(),
+        (both.transitions * weights[:, None, None]).sum(0),
+    )
+    soft = tmp_path / "soft.pt"
+    write_soft(soft, [text] * 20, [mixture] * 20)
+    run, weights_file = tmp_path / "run", tmp_path / "student.pt"
+    train(
+        [
+            *["--run-dir", str(run), "--export", str(weights_file)],
+            *["--init", str(DEFAULT_WEIGHTS), "--soft-silver", str(soft)],
+            *["--max-sentences", "40", "--epochs", "1", "--quiet"],
+        ]
+    )
+    student, teacher = load(weights_file), load(DEFAULT_WEIGHTS)
+    assert student.version == "msra+soft-e1"
+    assert soft_loss(student, text, mixture) < soft_loss(teacher, text, mixture)
+
+
+def soft_loss(model: BuiltinModel, text: str, soft: SoftTags) -> float:
+    batch = collate([model.encoder.encode(text)])
+    with torch.no_grad():
+        loss = model.tagger.eval().loss(batch, Targets.collate([soft], batch.mask))
+    return float(loss)
+
+
 def test_no_msra_test_text_reaches_the_silver_sentences() -> None:
     """People's Daily holds a few MSRA test sentences (short boilerplate such as 中华人民共和国
     主席江泽民) and sentences sharing long runs with test ones: none is kept."""
@@ -127,5 +189,6 @@ def test_no_msra_test_text_reaches_the_silver_sentences() -> None:
 def silver_loss(model: BuiltinModel, text: str, tags: list[str]) -> float:
     batch = collate([model.encoder.encode(text)])
     with torch.no_grad():
-        loss = model.tagger.eval().loss(batch, torch.tensor([[TAG_INDEX[t] for t in tags]]))
+        path = torch.tensor([[TAG_INDEX[t] for t in tags]])
+        loss = model.tagger.eval().loss(batch, Targets.from_tags(path, batch.mask))
     return float(loss)

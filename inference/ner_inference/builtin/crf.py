@@ -6,6 +6,10 @@ Viterbi can never return a malformed tag sequence (e.g. ``O`` followed by ``E-PE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -17,6 +21,60 @@ _FORBIDDEN = -10_000.0
 
 def _mask(flags: list[bool]) -> Tensor:
     return torch.tensor([0.0 if ok else _FORBIDDEN for ok in flags])
+
+
+class SoftTags(NamedTuple):
+    """One sequence's soft targets, as a teacher CRF's ``posteriors`` give them."""
+
+    tags: Tensor  # [T, N]: probability of each tag at each step
+    transitions: Tensor  # [N, N]: expected count of each transition [from, to]
+
+
+@dataclass
+class Targets:
+    """What a path distribution contributes to a CRF's cross-entropy."""
+
+    tags: Tensor  # [B, T, N]: probability of each tag at each step, 0 on padding
+    transitions: Tensor  # [B, N, N]: expected count of each transition [from, to]
+
+    @staticmethod
+    def from_tags(tags: Tensor, mask: Tensor) -> Targets:
+        """One path per sequence: ``tags [B, T]`` with ``mask [B, T]``."""
+        size = tags.size(0)
+        one_hot = nn.functional.one_hot(tags, len(TAGS)).float() * mask.unsqueeze(2)
+        counts = torch.zeros(size, len(TAGS) * len(TAGS))
+        pairs = tags[:, :-1] * len(TAGS) + tags[:, 1:]
+        counts.scatter_add_(1, pairs, mask[:, 1:].float())
+        return Targets(one_hot, counts.view(size, len(TAGS), len(TAGS)))
+
+    @staticmethod
+    def collate(items: Sequence[Tensor | SoftTags], mask: Tensor) -> Targets:
+        """A batch from per-sequence targets: tag indices ``[T]`` (one path) or soft tags."""
+        paths = torch.zeros(mask.shape, dtype=torch.int64)
+        hard = mask.clone()
+        for row, item in enumerate(items):
+            if isinstance(item, SoftTags):
+                hard[row] = False
+            else:
+                paths[row, : len(item)] = item
+        targets = Targets.from_tags(paths, hard)
+        for row, item in enumerate(items):
+            if isinstance(item, SoftTags):
+                targets.tags[row, : len(item.tags)] = item.tags
+                targets.transitions[row] = item.transitions
+        return targets
+
+
+def log_partition(
+    emissions: Tensor, trans: Tensor, start: Tensor, end: Tensor, mask: Tensor
+) -> Tensor:
+    """``log Z`` per sequence, ``[B]`` (the forward algorithm). ``trans``, ``start`` and
+    ``end`` are shared (``[N, N]``, ``[N]``) or per sequence (``[B, N, N]``, ``[B, N]``)."""
+    alpha = start + emissions[:, 0]
+    for t in range(1, emissions.size(1)):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
+        alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
 
 
 class CRF(nn.Module):
@@ -46,23 +104,38 @@ class CRF(nn.Module):
 
     def neg_log_likelihood(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Mean over the batch. ``emissions [B, T, N]``, ``tags [B, T]``, ``mask [B, T]`` (bool)."""
+        return self.cross_entropy(emissions, Targets.from_tags(tags, mask), mask)
+
+    def cross_entropy(self, emissions: Tensor, targets: Targets, mask: Tensor) -> Tensor:
+        """Mean over the batch of ``-E_q[log p(path)]``, ``q`` the distribution ``targets``
+        summarise: the negative log-likelihood when ``q`` is one path, and what a student
+        minimises to match a teacher CRF's whole distribution, not only its best path.
+
+        A path's score is linear in its tag and transition counts, so ``q``'s per-step tag
+        probabilities and expected transition counts are all the expectation needs."""
         trans, start, end = self._scores()
-        batch = torch.arange(emissions.size(0))
         lengths = mask.sum(1)
-        maskf = mask.float()
+        last = targets.tags[torch.arange(emissions.size(0)), lengths - 1]
+        expected = (
+            (targets.tags * emissions).sum((1, 2))
+            + (targets.transitions * trans).sum((1, 2))
+            + targets.tags[:, 0] @ start
+            + last @ end
+        )
+        return (log_partition(emissions, trans, start, end, mask) - expected).mean()
 
-        gold = start[tags[:, 0]] + emissions[batch, 0, tags[:, 0]]
-        step_emit = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)[:, 1:]
-        step_trans = trans[tags[:, :-1], tags[:, 1:]]
-        gold = gold + ((step_emit + step_trans) * maskf[:, 1:]).sum(1)
-        gold = gold + end[tags[batch, lengths - 1]]
-
-        alpha = start + emissions[:, 0]
-        for t in range(1, emissions.size(1)):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
-            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
-        log_z = torch.logsumexp(alpha + end, dim=1)
-        return (log_z - gold).mean()
+    def posteriors(self, emissions: Tensor, mask: Tensor) -> Targets:
+        """The distribution over paths as soft targets: each step's tag marginals and the
+        expected transition counts, per sequence."""
+        trans, start, end = self._scores()
+        size = emissions.size(0)
+        with torch.enable_grad():
+            # The gradients of log Z with respect to the potentials are their expected counts.
+            emit = emissions.detach().clone().float().requires_grad_()
+            per_trans = trans.detach().expand(size, -1, -1).clone().requires_grad_()
+            log_z = log_partition(emit, per_trans, start.detach(), end.detach(), mask).sum()
+            tags, transitions = torch.autograd.grad(log_z, [emit, per_trans])
+        return Targets(tags * mask.unsqueeze(2), transitions)
 
     def decode(self, emissions: Tensor, mask: Tensor) -> list[list[int]]:
         """Best tag indices per sequence (Viterbi), each as long as its mask.

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ner_inference.builtin import msra
-from ner_inference.builtin.crf import CRF
+from ner_inference.builtin.crf import CRF, SoftTags
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.model import BuiltinModel, load
 from ner_inference.builtin.packaged import package_dir
@@ -40,32 +40,52 @@ Source = Literal["people-daily", "inews"]
 
 
 class Ensemble:
-    """Decodes the sum of the members' emission and transition scores: the path the
-    members agree on best (a product of experts; each member's partition function is
-    the same for every path, so it drops out)."""
+    """The members' mean emission and transition scores, one CRF: its best path is the one
+    the members agree on best (a product of experts; each member's partition function is
+    the same for every path, so it drops out), its distribution their geometric mean.
+    ``temperature`` above 1 divides the scores: the same best path, a flatter distribution
+    (soft targets that tell a student more than the best path does)."""
 
-    def __init__(self, members: Sequence[BuiltinModel]) -> None:
+    def __init__(self, members: Sequence[BuiltinModel], temperature: float = 1.0) -> None:
         if not members:
             raise ValueError("an ensemble needs at least one member")
+        if temperature <= 0:
+            raise ValueError("the temperature must be positive")
         self.members = list(members)
+        self.temperature = temperature
         self.crf = CRF()
+        crfs = [member.tagger.crf for member in self.members]
         with torch.no_grad():
+            for mine, theirs in (
+                (self.crf.transitions, [c.transitions.detach() for c in crfs]),
+                (self.crf.start, [c.start.detach() for c in crfs]),
+                (self.crf.end, [c.end.detach() for c in crfs]),
+            ):
+                mine.copy_(torch.stack(theirs).mean(0) / temperature)
+
+    def _emissions(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """Mean emissions ``[B, T, N]`` and the mask; every text must be non-empty."""
+        # no_grad, not inference_mode: soft_tags differentiates log Z with respect to them.
+        with torch.no_grad():
+            scores = []
             for member in self.members:
-                self.crf.transitions.add_(member.tagger.crf.transitions)
-                self.crf.start.add_(member.tagger.crf.start)
-                self.crf.end.add_(member.tagger.crf.end)
+                batch = collate(member.encoder.encode_many(texts))
+                scores.append(member.tagger.emissions(batch))
+        return torch.stack(scores).mean(0) / self.temperature, batch.mask
 
     def tag(self, texts: Sequence[str]) -> list[list[str]]:
         """BMES tags per character; every text must be non-empty."""
-        with torch.inference_mode():
-            total: Tensor | None = None
-            for member in self.members:
-                batch = collate(member.encoder.encode_many(texts))
-                emissions = member.tagger.emissions(batch)
-                total = emissions if total is None else total + emissions
-            assert total is not None
-            paths = self.crf.decode(total, batch.mask)
-        return [[TAGS[t] for t in path] for path in paths]
+        emissions, mask = self._emissions(texts)
+        return [[TAGS[t] for t in path] for path in self.crf.decode(emissions, mask)]
+
+    def soft_tags(self, texts: Sequence[str]) -> list[SoftTags]:
+        """Per text: tag probabilities ``[T, N]`` and expected transition counts ``[N, N]``."""
+        emissions, mask = self._emissions(texts)
+        targets = self.crf.posteriors(emissions, mask)
+        return [
+            SoftTags(targets.tags[i, : len(text)].half(), targets.transitions[i])
+            for i, text in enumerate(texts)
+        ]
 
 
 def people_daily_texts() -> Iterator[str]:
@@ -112,18 +132,42 @@ def write_tagged(path: Path, texts: Iterable[str], tags: Iterable[list[str]]) ->
     path.with_suffix(".tmp").replace(path)
 
 
+def write_soft(path: Path, texts: Sequence[str], soft: Sequence[SoftTags]) -> None:
+    """The format ``train --soft-silver`` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = {
+        "texts": list(texts),
+        "tags": [item.tags for item in soft],
+        "transitions": torch.stack([item.transitions for item in soft]),
+    }
+    torch.save(saved, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--teacher", type=Path, action="append", required=True, help="weights file")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--soft",
+        type=Path,
+        default=None,
+        help="also write the ensemble's tag distributions here (for train --soft-silver)",
+    )
     ap.add_argument("--text", choices=["people-daily", "inews"], default="people-daily")
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="with --soft: divides the ensemble's scores (above 1: flatter distributions)",
+    )
     ap.add_argument("--sentences", type=int, default=50_000, help="random sample size")
     ap.add_argument("--min-chars", type=int, default=8)
     ap.add_argument("--max-chars", type=int, default=100)
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    ensemble = Ensemble([load(path, threads=1) for path in args.teacher])
+    ensemble = Ensemble([load(path, threads=1) for path in args.teacher], args.temperature)
     torch.set_num_threads(args.threads)
     texts = unlabeled(args.text, args.min_chars, args.max_chars)
     texts = random.Random(args.seed).sample(texts, min(args.sentences, len(texts)))
@@ -131,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     tags = [t for i in range(0, len(texts), BATCH) for t in ensemble.tag(texts[i : i + BATCH])]
     write_tagged(args.out, texts, tags)
+    if args.soft is not None:
+        batches = (texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
+        write_soft(args.soft, texts, [item for b in batches for item in ensemble.soft_tags(b)])
     entities = sum(t.startswith(("B-", "S-")) for sequence in tags for t in sequence)
     print(
         f"{len(texts)} sentences, {entities} entities tagged by {len(args.teacher)} teachers"

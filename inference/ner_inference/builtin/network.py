@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ner_inference.builtin.crf import CRF
+from ner_inference.builtin.crf import CRF, Targets
 from ner_inference.builtin.lexicon import N_FEATURES
 from ner_inference.builtin.tags import TAGS
 
@@ -115,8 +115,8 @@ class Tagger(nn.Module):
         out: Tensor = sums.index_add_(0, words.bags, vectors).view(size, steps, -1)
         return out
 
-    def loss(self, batch: Batch, tags: Tensor) -> Tensor:
-        return self.crf.neg_log_likelihood(self.emissions(batch), tags, batch.mask)
+    def loss(self, batch: Batch, targets: Targets) -> Tensor:
+        return self.crf.cross_entropy(self.emissions(batch), targets, batch.mask)
 
     def decode(self, batch: Batch) -> list[list[int]]:
         return self.crf.decode(self.emissions(batch), batch.mask)

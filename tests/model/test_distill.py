@@ -15,13 +15,13 @@ from ner_inference.builtin.distill import (
     Ensemble,
     Source,
     main,
+    read_soft,
     unlabeled,
     write_soft,
 )
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.tags import TAG_INDEX, allowed_transition, entities_from_tags
 from ner_inference.builtin.train import main as train
-from ner_inference.builtin.train import read_soft_silver
 
 TEXTS = [
     "李克强总理在北京会见了德国总理默克尔。",
@@ -126,7 +126,7 @@ def test_soft_silver_holds_the_ensembles_tag_distribution(tmp_path: Path) -> Non
     teachers = ["--teacher", str(DEFAULT_WEIGHTS)] * 2
     main([*teachers, "--out", str(out), "--soft", str(soft), "--sentences", "40"])
     silver = msra.parse(out.read_text(encoding="utf-8").splitlines())
-    distributions = read_soft_silver(soft)
+    distributions = read_soft(soft)
     assert [text for text, _ in distributions] == [text for text, _ in silver]
     agree = total = 0
     for (text, tags), (_, (probs, transitions)) in zip(silver, distributions, strict=True):

@@ -147,6 +147,17 @@ def write_soft(path: Path, texts: Sequence[str], soft: Sequence[SoftTags]) -> No
     path.with_suffix(".tmp").replace(path)
 
 
+def read_soft(path: Path) -> list[tuple[str, SoftTags]]:
+    """What ``write_soft`` wrote: each text with its soft tags."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return [
+        (text, SoftTags(tags, transitions))
+        for text, tags, transitions in zip(
+            saved["texts"], saved["tags"], saved["transitions"], strict=True
+        )
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--teacher", type=Path, action="append", required=True, help="weights file")

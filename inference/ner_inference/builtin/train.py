@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ner_inference.builtin import charlm, msra
 from ner_inference.builtin.augment import join_lists
 from ner_inference.builtin.crf import SoftTags, Targets
+from ner_inference.builtin.distill import read_soft
 from ner_inference.builtin.encoding import Encoded, Encoder, collate
 from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.model import DEFAULT_WEIGHTS, BuiltinModel, load, save
@@ -215,16 +216,6 @@ def read_silver(paths: list[Path]) -> list[msra.Sentence]:
     return [s for path in paths for s in msra.parse(path.read_text(encoding="utf-8").splitlines())]
 
 
-def read_soft_silver(path: Path) -> list[tuple[str, SoftTags]]:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    return [
-        (text, SoftTags(tags, transitions))
-        for text, tags, transitions in zip(
-            saved["texts"], saved["tags"], saved["transitions"], strict=True
-        )
-    ]
-
-
 def gold_and_dev(args: argparse.Namespace) -> tuple[list[msra.Sentence], list[msra.Sentence]]:
     """MSRA train (its first --max-sentences) split into training and dev sentences."""
     sentences = msra.read("train")
@@ -237,7 +228,7 @@ def prepare(args: argparse.Namespace) -> Data:
     gold, dev = gold_and_dev(args)
     joined = [s for s in map(join_lists, gold) if s is not None] if args.join_lists else []
     silver = read_silver(args.silver)
-    soft = [item for path in args.soft_silver for item in read_soft_silver(path)]
+    soft = [item for path in args.soft_silver for item in read_soft(path)]
     train = [*gold, *joined, *silver]
     start: Tagger | None = None
     vectors: Pretrained | None = None

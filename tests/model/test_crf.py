@@ -41,10 +41,16 @@ def test_log_partition_and_viterbi_match_brute_force() -> None:
     assert tuple(crf.decode(emissions, mask)[0]) == best
 
 
+def _two_sequences(steps: int, second: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random emissions for a batch of two: ``steps`` long and ``second`` long, padded."""
+    emissions = torch.randn(2, steps, len(TAGS))
+    mask = torch.tensor([[True] * steps, [True] * second + [False] * (steps - second)])
+    return emissions, mask
+
+
 def test_padding_does_not_change_the_answer() -> None:
     crf = _crf()
-    emissions = torch.randn(2, 6, len(TAGS))
-    mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3])
+    emissions, mask = _two_sequences(6, 3)
     both = crf.decode(emissions, mask)
     alone = crf.decode(emissions[1:, :3], mask[1:, :3])
     assert both[1] == alone[0]
@@ -88,8 +94,7 @@ def test_cross_entropy_against_a_teacher_distribution_matches_brute_force() -> N
 
 def test_soft_targets_of_padded_sequences_are_those_of_the_sequences_alone() -> None:
     crf = _crf()
-    emissions = torch.randn(2, 6, len(TAGS))
-    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    emissions, mask = _two_sequences(6, 4)
     both = crf.posteriors(emissions, mask)
     alone = crf.posteriors(emissions[1:, :4], mask[1:, :4])
     assert torch.allclose(both.tags[1, :4], alone.tags[0], atol=1e-5)
@@ -100,8 +105,7 @@ def test_soft_targets_of_padded_sequences_are_those_of_the_sequences_alone() -> 
 
 def test_one_path_targets_are_the_negative_log_likelihood() -> None:
     crf = _crf()
-    emissions = torch.randn(2, 5, len(TAGS))
-    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    emissions, mask = _two_sequences(5, 3)
     tags = torch.tensor(crf.decode(emissions, torch.ones(2, 5, dtype=torch.bool)))
     hard = Targets.from_tags(tags, mask)
     assert torch.equal(hard.tags.sum(2), mask.float())

@@ -81,14 +81,17 @@ class Ensemble:
         emissions, mask = self._emissions(texts)
         return [[TAGS[t] for t in path] for path in self.crf.decode(emissions, mask)]
 
-    def soft_tags(self, texts: Sequence[str]) -> list[SoftTags]:
-        """Per text: tag probabilities ``[T, N]`` and expected transition counts ``[N, N]``."""
+    def soft_tags(self, texts: Sequence[str]) -> tuple[list[list[str]], list[SoftTags]]:
+        """What ``tag`` gives and, per text, tag probabilities ``[T, N]`` and expected
+        transition counts ``[N, N]``, from one pass of the members."""
         emissions, mask = self._emissions(texts)
         targets = self.crf.posteriors(emissions, mask)
-        return [
+        soft = [
             SoftTags(targets.tags[i, : len(text)].half(), targets.transitions[i])
             for i, text in enumerate(texts)
         ]
+        paths = self.crf.decode(emissions, mask)
+        return [[TAGS[t] for t in path] for path in paths], soft
 
 
 def people_daily_texts() -> Iterator[str]:
@@ -187,11 +190,17 @@ def main(argv: list[str] | None = None) -> None:
     texts = random.Random(args.seed).sample(texts, min(args.sentences, len(texts)))
     texts.sort(key=len)  # similar lengths per batch: little padding
     started = time.perf_counter()
-    tags = [t for i in range(0, len(texts), BATCH) for t in ensemble.tag(texts[i : i + BATCH])]
+    batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+    if args.soft is None:
+        tags = [t for batch in batches for t in ensemble.tag(batch)]
+    else:
+        tags, soft = [], []
+        for batch in batches:
+            best, distributions = ensemble.soft_tags(batch)
+            tags += best
+            soft += distributions
+        write_soft(args.soft, texts, soft)
     write_tagged(args.out, texts, tags)
-    if args.soft is not None:
-        batches = (texts[i : i + BATCH] for i in range(0, len(texts), BATCH))
-        write_soft(args.soft, texts, [item for b in batches for item in ensemble.soft_tags(b)])
     entities = sum(t.startswith(("B-", "S-")) for sequence in tags for t in sequence)
     print(
         f"{len(texts)} sentences, {entities} entities tagged by {len(args.teacher)} teachers"

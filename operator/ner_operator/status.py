@@ -1,7 +1,7 @@
 """Pure status reports: a reconcile's outcome (or a spec error) in, a ``Report`` out.
 
-``status.regions`` is a map keyed by region name, so the merge patch names only this operator's
-keys and keeps the rest (``status.health``, ``status.failover`` and ``status.activeRegion`` belong
+``status.regions`` is a map keyed by region name, so a report's fields name only this operator's
+keys and keep the rest (``status.health``, ``status.failover`` and ``status.activeRegion`` belong
 to the failover timer). ``status.conditions`` is a list that the failover timer writes too, so the
 report carries condition updates, not the list (see ``conditions.setter``).
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import kopf
 
 from ner_operator import conditions
 from ner_operator.cluster import Cluster, placement
@@ -35,6 +37,17 @@ class Report:
         return conditions.set_conditions(
             current.get("conditions") or [], self.conditions, generation=self.generation, now=now
         )
+
+    def apply(self, body: kopf.RawBody) -> None:
+        """Write this report into ``body`` as it is when the patch goes out (a kopf patch function).
+
+        The fields and the conditions go out in one write: kopf sends ``patch.status`` as a merge
+        patch before the functions' JSON patch, so fields put there would be visible for a moment
+        with the previous conditions (phase Error while Degraded still says False).
+        """
+        current = body.setdefault("status", {})
+        merge(current, self.fields)
+        current["conditions"] = self.conditions_after(current)
 
     def changes(self, current: Mapping[str, Any]) -> bool:
         """Would writing this change ``current``, timestamps aside? Avoids a write per resync."""
@@ -89,6 +102,21 @@ def invalid_spec(message: str, generation: int) -> Report:
         Condition(conditions.DEGRADED, "True", "InvalidSpec", message),
     )
     return Report({"observedGeneration": generation, "phase": "Error"}, updates, generation)
+
+
+def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """Apply ``patch`` to ``target`` in place with JSON merge patch rules (RFC 7386): None
+    deletes a key, maps merge key by key, anything else replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping):
+            old = target.get(key)
+            nested: dict[str, Any] = dict(old) if isinstance(old, Mapping) else {}
+            merge(nested, value)
+            target[key] = nested
+        else:
+            target[key] = value
 
 
 def changed(patch: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

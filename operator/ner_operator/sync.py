@@ -1,10 +1,10 @@
 """One reconcile of one NerCluster as the kopf handlers (and the failover timer) run it.
 
 ``reconcile_nercluster`` = read the spec -> ``reconcile.reconcile`` (every target, independently)
--> write ``status`` into kopf's patch (sent to the ``/status`` subresource) -> post Kubernetes
-Events for what users must see. It is the reusable entry point for the failover timer: after it
-sets ``patch.status["activeRegion"]``, it calls this with ``active_region=`` the new region, and
-the replicas move in the same pass.
+-> write ``status`` into kopf's patch (one JSON patch to the ``/status`` subresource) -> post
+Kubernetes Events for what users must see. It is the reusable entry point for the failover
+timer: after it sets ``patch.status["activeRegion"]``, it calls this with ``active_region=`` the
+new region, and the replicas move in the same pass.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from ner_operator import conditions, status
+from ner_operator import status
 from ner_operator.cluster import Cluster, cluster_from_body
 from ner_operator.reconcile import Outcome, Reconciler, reconcile
 from ner_operator.spec import SpecError
@@ -72,8 +72,7 @@ async def reconcile_nercluster(
 
 
 def write_status(patch: kopf.Patch, report: status.Report) -> None:
-    patch.status.update(report.fields)
-    patch.fns.append(conditions.setter(report.conditions, generation=report.generation))
+    patch.fns.append(report.apply)
 
 
 def _post_events(body: kopf.Body, outcome: Outcome, reconciler: Reconciler) -> None:

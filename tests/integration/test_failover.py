@@ -117,8 +117,7 @@ async def test_primary_killed_fails_over_then_fails_back(
     assert status["lastFailover"]["from"] == "region-a"
     assert status["lastFailover"]["to"] == "region-b"
     assert "failed 3 probes" in status["lastFailover"]["reason"]
-    failed_over = next(c for c in status["conditions"] if c["type"] == "FailedOver")
-    assert failed_over["status"] == "True"
+    await world.condition("FailedOver", "True")
     assert status["health"]["region-a"]["healthy"] is False
     reasons = await _event_reasons(world)
     assert "FailoverStarted" in reasons

@@ -158,3 +158,29 @@ def test_invalid_spec_report() -> None:
         "InvalidSpec",
         "invalid spec: regions: exactly one primary",
     )
+
+
+def test_fields_and_conditions_go_out_in_one_write() -> None:
+    """kopf sends ``patch.status`` (a merge patch) before the functions' JSON patch: a phase put
+    there would be readable for a moment next to the previous conditions."""
+    read: dict[str, Any] = {
+        "metadata": {"resourceVersion": "1"},
+        "status": {"phase": "Ready", "regions": {"region-z": {"reachable": True}}},
+    }
+    patch = kopf.Patch(body=read)  # type: ignore[arg-type]
+    sync.write_status(patch, status.invalid_spec("invalid spec: regions: two primaries", 2))
+    assert dict(patch) == {}  # no merge patch: everything is in the one JSON patch
+    written = jsonpatch.apply_patch(read, patch.as_json_patch(read))  # type: ignore[arg-type]
+    assert written["status"]["phase"] == "Error"
+    assert written["status"]["regions"] == {"region-z": {"reachable": True}}
+    assert {c["type"]: c["reason"] for c in written["status"]["conditions"]} == {
+        "Ready": "InvalidSpec",
+        "Progressing": "InvalidSpec",
+        "Degraded": "InvalidSpec",
+    }
+
+
+def test_a_report_merges_like_a_merge_patch() -> None:
+    current: dict[str, Any] = {"regions": {"region-a": {"ready": 1}, "region-z": {"ready": 2}}}
+    status.merge(current, {"regions": {"region-a": {"ready": 3}, "region-z": None}, "phase": "X"})
+    assert current == {"regions": {"region-a": {"ready": 3}}, "phase": "X"}

@@ -214,6 +214,19 @@ class World:
     async def nercluster(self, name: str = "demo") -> dict[str, Any] | None:
         return await self.management.get(f"{NERCLUSTERS}/{name}")
 
+    async def condition(self, type_: str, status: str, *, within: float = 5) -> dict[str, Any]:
+        """The NerCluster's ``type_`` condition once it has ``status``. The failover timer sends
+        its conditions in a JSON patch just after the merge patch of its other status fields, so
+        a reader can see the new ``activeRegion`` a moment before the new FailedOver."""
+
+        async def reached() -> dict[str, Any]:
+            found = ((await self.nercluster()) or {}).get("status", {}).get("conditions") or []
+            condition: dict[str, Any] = next((c for c in found if c["type"] == type_), {})
+            assert condition.get("status") == status, condition
+            return condition
+
+        return await eventually(reached, within=within)
+
 
 class Operator:
     """``python -m ner_operator`` in a subprocess; its log goes to a file the test can read."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from ner_inference.builtin import load, msra
 from ner_inference.builtin.network import NetworkConfig, Tagger
 from ner_inference.builtin.pretrain import learn, parse_args
@@ -91,6 +93,27 @@ def test_final_run_without_dev_set_exports_every_epoch(tmp_path: Path) -> None:
     assert [h["epoch"] for h in history] == [1, 2]
     assert all("dev_f1" not in h for h in history)
     assert load(weights).version == "msra-all-e2"
+
+
+def test_ema_exports_the_average_and_a_resumed_run_keeps_it(tmp_path: Path) -> None:
+    """--ema: the exported weights are the moving average, not the last step's; a run resumed
+    from its checkpoint ends with the same average as one that never stopped."""
+
+    def run(name: str, *epochs: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        weights = tmp_path / f"{name}.pt"
+        args = ["--run-dir", str(tmp_path / name), "--export", str(weights), "--ema", "0.9"]
+        for n in epochs:
+            main([*args, "--max-sentences", "60", "--dev-fraction", "0", "--epochs", str(n)])
+        state = torch.load(tmp_path / name / "last.pt", weights_only=False)
+        return torch.load(weights, weights_only=False)["state_dict"], state
+
+    exported, checkpoint = run("straight", 2)
+    assert load(tmp_path / "straight.pt").version == "msra+ema-all-e2"
+    name = "lstm.weight_hh_l0"
+    assert torch.equal(exported[name], checkpoint["averaged"][f"module.{name}"])
+    assert not torch.equal(exported[name], checkpoint["model"][name])
+    resumed, _ = run("resumed", 1, 2)
+    assert all(torch.equal(exported[k], resumed[k]) for k in exported)
 
 
 def test_other_seeds_keep_the_dev_sentences() -> None:

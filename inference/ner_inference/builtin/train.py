@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ner_inference.builtin import charlm, msra
@@ -130,6 +131,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --lm: the LSTM's learning rate relative to --lr (below 1 keeps more of"
         " what the language models learnt)",
     )
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="evaluate and export an exponential moving average of the weights, updated after"
+        " every step with this decay (0.999: about the last 1,000 steps); 0: the weights as is",
+    )
     ap.add_argument("--seed", type=int, default=SEED, help="initialisation and batch order")
     ap.add_argument(
         "--split-seed",
@@ -175,13 +184,14 @@ def dev_f1(model: BuiltinModel, dev: list[msra.Sentence]) -> float:
 
 def version_name(args: argparse.Namespace, epoch: int) -> str:
     """``msra-e26``; ``+lists``/``+silver``/``+soft`` for augmented data, ``+lm`` for a pre-trained
-    LSTM, ``-all`` without a dev split."""
+    LSTM, ``+ema`` for averaged weights, ``-all`` without a dev split."""
     data = (
         "msra"
         + "+lists" * args.join_lists
         + "+silver" * bool(args.silver)
         + "+soft" * bool(args.soft_silver)
         + "+lm" * (args.lm is not None)
+        + "+ema" * bool(args.ema)
     )
     return f"{data}{'-all' if args.dev_fraction <= 0 else ''}-e{epoch}"
 
@@ -282,14 +292,9 @@ def new_encoder(
     return Encoder(chars, pairs, jieba_lexicon(), words), vectors
 
 
-def train_epoch(
-    tagger: Tagger,
-    optimizer: torch.optim.Optimizer,
-    data: Data,
-    plan: list[list[int]],
-    bar: tqdm,
-) -> float:
-    """One pass over ``plan``; the mean loss."""
+def train_epoch(training: Training, data: Data, plan: list[list[int]], bar: tqdm) -> float:
+    """One pass over ``plan``; the mean loss. The average, if any, follows every step."""
+    tagger, optimizer, averaged = training.tagger, training.optimizer, training.averaged
     tagger.train()
     total = 0.0
     for step, rows in enumerate(bar, 1):
@@ -299,6 +304,8 @@ def train_epoch(
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(tagger.parameters(), 5.0)
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(tagger)
         total += loss.item()
         if step % 20 == 0:
             bar.set_postfix(loss=f"{total / step:.3f}")
@@ -313,6 +320,16 @@ class Training:
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
     rng: random.Random
+    averaged: AveragedModel | None = None
+
+    @property
+    def evaluated(self) -> Tagger:
+        """The weights that are evaluated on dev and exported: the average, if there is one."""
+        if self.averaged is None:
+            return self.tagger
+        module = self.averaged.module
+        assert isinstance(module, Tagger)
+        return module
 
     def resume(self, checkpoint: Path) -> Progress:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -321,6 +338,8 @@ class Training:
         self.schedule.load_state_dict(state["schedule"])
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        if self.averaged is not None:
+            self.averaged.load_state_dict(state["averaged"])
         return Progress(state["best"], state["epoch"] + 1, state["history"])
 
     def save(self, checkpoint: Path, epoch: int, progress: Progress) -> None:
@@ -334,6 +353,8 @@ class Training:
             "rng": self.rng.getstate(),
             "torch_rng": torch.get_rng_state(),
         }
+        if self.averaged is not None:
+            state["averaged"] = self.averaged.state_dict()
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
@@ -396,7 +417,12 @@ def main(argv: list[str] | None = None) -> None:
         tagger.word_embedding.weight.requires_grad_(False)
     optimizer = torch.optim.Adam(parameter_groups(tagger, args), lr=args.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
-    training = Training(tagger, optimizer, schedule, rng)
+    averaged = (
+        AveragedModel(tagger, multi_avg_fn=get_ema_multi_avg_fn(args.ema))  # type: ignore[no-untyped-call]
+        if args.ema
+        else None
+    )
+    training = Training(tagger, optimizer, schedule, rng, averaged)
     checkpoint = args.run_dir / "last.pt"
     progress = Progress()
     if checkpoint.exists():
@@ -411,14 +437,15 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         plan = batches(lengths, args.batch_size, rng)
         bar = tqdm(plan, desc=f"epoch {epoch + 1}/{args.epochs}", disable=args.quiet, ncols=100)
-        loss = train_epoch(tagger, optimizer, data, plan, bar)
+        loss = train_epoch(training, data, plan, bar)
         schedule.step()
         version = version_name(args, epoch + 1)
         entry = {"epoch": epoch + 1, "loss": loss}
         # Without a dev set there is nothing to select on: every epoch is exported.
         improved = True
         if data.dev:
-            entry["dev_f1"] = f1 = dev_f1(BuiltinModel(tagger, encoder, version), data.dev)
+            model = BuiltinModel(training.evaluated, encoder, version)
+            entry["dev_f1"] = f1 = dev_f1(model, data.dev)
             improved = f1 > progress.best
             progress.best = max(progress.best, f1)
         entry["seconds"] = seconds = time.perf_counter() - started
@@ -431,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
                 "args": {k: str(v) for k, v in vars(args).items()},
                 "history": progress.history,
             }
-            save(args.export, tagger, encoder, meta)
+            save(args.export, training.evaluated, encoder, meta)
         dev_report = f"dev F1 {entry['dev_f1']:.2f}  best {progress.best:.2f}" if data.dev else ""
         print(
             f"epoch {epoch + 1}: loss {loss:.4f}  {dev_report}"

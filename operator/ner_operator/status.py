@@ -3,7 +3,8 @@
 ``status.regions`` is a map keyed by region name, so a report's fields name only this operator's
 keys and keep the rest (``status.health``, ``status.failover`` and ``status.activeRegion`` belong
 to the failover timer). ``status.conditions`` is a list that the failover timer writes too, so the
-report carries condition updates, not the list (see ``conditions.setter``).
+report carries condition updates, not the list, and sets them in the list as it is when the patch
+goes out (``Report.apply``).
 """
 
 from __future__ import annotations

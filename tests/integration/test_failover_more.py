@@ -34,7 +34,14 @@ from tests.failover import nginx
 from tests.failover.fake_region import Endpoint, free_port
 from tests.integration.test_failover import FAILOVER, _event_reasons, _pods_ready, _replicas
 from tests.support import samples
-from tests.support.harness import NAMESPACE, NERCLUSTERS, ApiServer, World, eventually
+from tests.support.harness import (
+    NAMESPACE,
+    NERCLUSTERS,
+    ApiServer,
+    World,
+    condition_of,
+    eventually,
+)
 
 pytestmark = pytest.mark.integration
 SWITCH_TO = "nerha.dev/switch-to"
@@ -99,10 +106,6 @@ async def _serving(world: World, region: str, ports: dict[str, int], gateway: Ap
         and await _replicas(world, other) == 1
         and _primary(await _gateway_conf(gateway), ports) == region
     )
-
-
-def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
-    return next(c for c in status.get("conditions") or [] if c["type"] == kind)
 
 
 def _quiet_log(world: World) -> None:
@@ -312,7 +315,7 @@ async def test_an_operator_killed_mid_failover_is_finished_by_the_next_one(
     first.stop(kill=True)
     status = await _status(world)
     assert status["failover"]["phase"] == "Switching", status["failover"]
-    assert _condition(status, "FailedOver")["reason"] == "FailoverInProgress"
+    assert condition_of(await world.nercluster(), "FailedOver")["reason"] == "FailoverInProgress"
     assert "lastFailover" not in status
     reasons = await _event_reasons(world)
     assert reasons.count("FailoverStarted") == 1, reasons
@@ -412,7 +415,7 @@ async def test_a_switch_request_is_answered_once_and_never_replayed(
     assert await _serving(world, "region-b", ports, world.management)
     assert len(await _events(world, "FailbackStarted")) == 1
     assert len(await _events(world, "SwitchoverRefused")) == 1
-    manual = _condition(await _status(world), "FailedOver")
+    manual = condition_of(await world.nercluster(), "FailedOver")
     assert manual["reason"] == "ServingFromStandby", manual
 
     # Asking for the region that already serves changes nothing, and says so.

@@ -10,7 +10,14 @@ import aiohttp
 import pytest
 
 from tests.support import samples
-from tests.support.harness import NAMESPACE, NERCLUSTERS, REGIONS, World, eventually
+from tests.support.harness import (
+    NAMESPACE,
+    NERCLUSTERS,
+    REGIONS,
+    World,
+    condition_of,
+    eventually,
+)
 
 pytestmark = pytest.mark.integration
 KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget")
@@ -27,11 +34,6 @@ async def _all_objects_present(world: World) -> bool:
             if await region.object(kind, "demo") is None:
                 return False
     return True
-
-
-def _condition(nercluster: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    conditions = ((nercluster or {}).get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c["type"] == type_), {})
 
 
 async def test_apply_creates_every_object_in_both_regions_and_reports(world: World) -> None:
@@ -61,9 +63,9 @@ async def test_apply_creates_every_object_in_both_regions_and_reports(world: Wor
     assert status["regions"]["region-a"]["reachable"] is True
     assert status["regions"]["region-a"]["desiredReplicas"] == 3
     assert status["regions"]["region-b"]["desiredReplicas"] == 1
-    assert _condition(nercluster, "Degraded")["status"] == "False"
-    assert _condition(nercluster, "Ready")["status"] == "False"
-    assert _condition(nercluster, "Progressing")["status"] == "True"
+    assert condition_of(nercluster, "Degraded")["status"] == "False"
+    assert condition_of(nercluster, "Ready")["status"] == "False"
+    assert condition_of(nercluster, "Progressing")["status"] == "True"
     assert "nerha.dev/cleanup" in nercluster["metadata"]["finalizers"]
 
     # Pods become ready (simulated: there is no Deployment controller here).
@@ -73,7 +75,7 @@ async def test_apply_creates_every_object_in_both_regions_and_reports(world: Wor
 
     async def ready() -> bool:
         nercluster = await world.nercluster()
-        return _condition(nercluster, "Ready").get("status") == "True"
+        return condition_of(nercluster, "Ready").get("status") == "True"
 
     await eventually(ready)
     nercluster = await world.nercluster()
@@ -159,13 +161,13 @@ async def test_standby_down_primary_still_reconciled_and_nothing_deleted(world: 
     async def primary_updated_and_degraded() -> dict[str, Any] | None:
         primary = await _deployment(world, "region-a")
         nercluster = await world.nercluster()
-        degraded = _condition(nercluster, "Degraded")
+        degraded = condition_of(nercluster, "Degraded")
         if _image(primary) == "ner-ha/inference:0.2.0" and degraded.get("status") == "True":
             return nercluster
         return None
 
     nercluster = await eventually(primary_updated_and_degraded)
-    degraded = _condition(nercluster, "Degraded")
+    degraded = condition_of(nercluster, "Degraded")
     assert degraded["reason"] == "Unreachable"
     assert "region-b" in degraded["message"] and "unreachable" in degraded["message"]
     assert nercluster["status"]["phase"] == "Degraded"
@@ -189,7 +191,7 @@ async def test_standby_down_primary_still_reconciled_and_nothing_deleted(world: 
         nercluster = await world.nercluster()
         deployment = await _deployment(world, "region-b")
         return (
-            _condition(nercluster, "Degraded").get("status") == "False"
+            condition_of(nercluster, "Degraded").get("status") == "False"
             and _image(deployment) == "ner-ha/inference:0.2.0"
         )
 
@@ -206,7 +208,7 @@ async def test_bad_kubeconfig_secret_becomes_a_condition_not_a_crash(world: Worl
     await _create(world)
 
     async def degraded() -> dict[str, Any]:
-        condition = _condition(await world.nercluster(), "Degraded")
+        condition = condition_of(await world.nercluster(), "Degraded")
         return condition if condition.get("reason") == "KubeconfigInvalid" else {}
 
     condition = await eventually(degraded)
@@ -218,7 +220,7 @@ async def test_bad_kubeconfig_secret_becomes_a_condition_not_a_crash(world: Worl
 
     async def fixed() -> bool:
         nercluster = await world.nercluster()
-        return _condition(nercluster, "Degraded").get("status") == "False"
+        return condition_of(nercluster, "Degraded").get("status") == "False"
 
     await eventually(fixed)
     assert await world.regions["region-b"].object("Deployment", "demo") is not None
@@ -236,7 +238,7 @@ async def test_invalid_spec_becomes_a_condition_not_a_crash(world: World) -> Non
 
     nercluster = await eventually(error)
     assert nercluster["status"]["phase"] == "Error"
-    degraded = _condition(nercluster, "Degraded")
+    degraded = condition_of(nercluster, "Degraded")
     assert degraded["reason"] == "InvalidSpec"
     assert "exactly one region must have role: primary" in degraded["message"]
     assert await world.regions["region-a"].object("Deployment", "demo") is None

@@ -220,12 +220,18 @@ class World:
         a reader can see the new ``activeRegion`` a moment before the new FailedOver."""
 
         async def reached() -> dict[str, Any]:
-            found = ((await self.nercluster()) or {}).get("status", {}).get("conditions") or []
-            condition: dict[str, Any] = next((c for c in found if c["type"] == type_), {})
+            condition = condition_of(await self.nercluster(), type_)
             assert condition.get("status") == status, condition
             return condition
 
         return await eventually(reached, within=within)
+
+
+def condition_of(nercluster: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    """The NerCluster's condition of ``type_``; empty if it has none."""
+    conditions = ((nercluster or {}).get("status") or {}).get("conditions") or []
+    found: dict[str, Any] = next((c for c in conditions if c["type"] == type_), {})
+    return found
 
 
 class Operator:

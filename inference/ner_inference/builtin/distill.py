@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ner_inference.builtin import unlabeled
 from ner_inference.builtin.crf import CRF, SoftTags
 from ner_inference.builtin.encoding import collate
 from ner_inference.builtin.model import BuiltinModel, load
 from ner_inference.builtin.tags import TAGS
-from ner_inference.builtin.unlabeled import sentences
 
 BATCH = 64
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ensemble = Ensemble([load(path, threads=1) for path in args.teacher], args.temperature)
     torch.set_num_threads(args.threads)
-    texts = sentences(args.text, args.min_chars, args.max_chars)
+    texts = unlabeled.sentences(args.text, args.min_chars, args.max_chars)
     texts = random.Random(args.seed).sample(texts, min(args.sentences, len(texts)))
     texts.sort(key=len)  # similar lengths per batch: little padding
     started = time.perf_counter()

